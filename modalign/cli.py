@@ -1,0 +1,52 @@
+"""The ``modalign`` command line: a root Typer app that gathers each area's commands.
+
+Settings are read here, once, and handed to every command through the Typer context.
+Heavy libraries (torch, qdrant) are imported inside the commands that need them, so
+``modalign --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from modalign.commands import data, db, ingest, search, serve, train
+from modalign.config import PathsSettings, Settings
+
+app = typer.Typer(
+    name="modalign",
+    help="Multimodal alignment and retrieval: train, ingest, search, serve.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    data_dir: Annotated[
+        Path | None, typer.Option(help="Data directory (overrides MODALIGN_PATHS__DATA_DIR).")
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log at DEBUG level.")] = False,
+) -> None:
+    """Read settings once; every command gets them from the context."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    settings = Settings()
+    if data_dir is not None:
+        settings = settings.model_copy(update={"paths": PathsSettings(data_dir=data_dir)})
+    ctx.obj = settings
+
+
+for module in (data, db, train, search, ingest, serve):
+    module.register(app)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

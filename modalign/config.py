@@ -1,0 +1,141 @@
+"""Settings: one object, read once at an entry point and passed down.
+
+Every field can be set from the environment with the ``MODALIGN_`` prefix; nested sections use
+a double underscore, e.g. ``MODALIGN_DATABASE__URL`` or ``MODALIGN_STORE__BACKEND``. Defaults are
+the embedded mode: SQLite and qdrant-edge under one data directory, jobs run in-process.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class PathsSettings(BaseModel):
+    """Where modalign keeps its files. Everything lives under ``data_dir`` unless overridden."""
+
+    data_dir: Path = Field(Path("data"), description="Root of every file modalign writes.")
+
+    @property
+    def demo_dir(self) -> Path:
+        return self.data_dir / "demo"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.data_dir / "models"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.data_dir / "cache"
+
+    @property
+    def store_dir(self) -> Path:
+        return self.data_dir / "qdrant"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.data_dir / "reports"
+
+
+class DatabaseSettings(BaseModel):
+    """The metadata catalog (SQLAlchemy URL)."""
+
+    url: str | None = Field(
+        None, description="SQLAlchemy URL; default sqlite:///<data_dir>/catalog.db."
+    )
+    echo: bool = Field(False, description="Log every SQL statement.")
+
+
+class BrokerSettings(BaseModel):
+    """How ingestion batches are dispatched."""
+
+    mode: Literal["inprocess", "celery"] = Field(
+        "inprocess", description="inprocess: run batches in this process; celery: send to workers."
+    )
+    url: str = Field("redis://127.0.0.1:6379/0", description="Celery broker URL (Redis).")
+    result_backend: str = Field(
+        "redis://127.0.0.1:6379/1", description="Celery result backend URL (Redis)."
+    )
+    queue: str = Field("modalign", description="Celery queue the ingest tasks go to.")
+    worker_concurrency: int = Field(1, ge=1, description="Worker processes per `modalign worker`.")
+    max_retries: int = Field(5, ge=0, description="Retries of a batch on transient errors.")
+
+
+class StoreSettings(BaseModel):
+    """The vector store."""
+
+    backend: Literal["edge", "client"] = Field(
+        "edge", description="edge: qdrant-edge in-process; client: qdrant-client (server or local)."
+    )
+    url: str | None = Field(
+        None, description="Qdrant server URL for backend=client; unset means local mode on disk."
+    )
+    api_key: str | None = Field(None, description="Qdrant server API key.")
+    collection_prefix: str = Field("modalign", description="Prefix of every collection name.")
+    hnsw_m: int = Field(16, ge=4, description="HNSW graph degree.")
+    hnsw_ef_construct: int = Field(128, ge=8, description="HNSW build-time beam width.")
+    hnsw_ef: int = Field(128, ge=8, description="HNSW query-time beam width (default per query).")
+
+
+class EncoderSettings(BaseModel):
+    """The dual encoder."""
+
+    model: str | None = Field(None, description="Model version to use; default the active one.")
+    torch_threads: int = Field(2, ge=1, description="Threads torch / ONNX Runtime may use.")
+    image_backend: Literal["onnx", "eager", "onnx-int8"] = Field(
+        "onnx", description="Image tower runtime: onnx (fast, exact), eager (reference), onnx-int8."
+    )
+    image_size: int = Field(224, ge=32, description="Image tower input size in pixels.")
+    embed_dim: int = Field(256, ge=8, description="Dimension of the shared embedding space.")
+    head: Literal["linear", "mlp"] = Field("mlp", description="Projection head kind.")
+    batch_size: int = Field(64, ge=1, description="Batch size for encoding.")
+
+
+class IngestSettings(BaseModel):
+    """Bulk ingestion."""
+
+    batch_size: int = Field(64, ge=1, description="Items per dispatched batch.")
+    max_image_bytes: int = Field(32 * 1024 * 1024, ge=1, description="Largest image file accepted.")
+    max_image_pixels: int = Field(40_000_000, ge=1, description="Largest decoded image (w*h).")
+    min_image_side: int = Field(8, ge=1, description="Smallest accepted image side in pixels.")
+    max_aspect_ratio: float = Field(50.0, ge=1.0, description="Largest accepted long/short side.")
+    max_caption_chars: int = Field(2000, ge=1, description="Captions are cut to this length.")
+
+
+class ServiceSettings(BaseModel):
+    """The HTTP API."""
+
+    host: str = Field("127.0.0.1", description="Address `modalign serve` binds.")
+    port: int = Field(8000, ge=1, le=65535, description="Port `modalign serve` binds.")
+    api_key: str | None = Field(None, description="If set, write endpoints need X-API-Key.")
+    source_roots: list[Path] = Field(
+        default_factory=list, description="Folders POST /v1/jobs may ingest from (besides data)."
+    )
+    max_upload_bytes: int = Field(10 * 1024 * 1024, ge=1, description="Largest query upload.")
+
+
+class Settings(BaseSettings):
+    """All of modalign's configuration."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="MODALIGN_", env_nested_delimiter="__", extra="ignore"
+    )
+
+    paths: PathsSettings = Field(default_factory=PathsSettings)
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    broker: BrokerSettings = Field(default_factory=BrokerSettings)
+    store: StoreSettings = Field(default_factory=StoreSettings)
+    encoders: EncoderSettings = Field(default_factory=EncoderSettings)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
+    service: ServiceSettings = Field(default_factory=ServiceSettings)
+    seed: int = Field(0, description="Seed for every random choice (splits, training).")
+
+    @property
+    def database_url(self) -> str:
+        """The catalog URL, defaulting to SQLite under the data directory."""
+        if self.database.url:
+            return self.database.url
+        return f"sqlite:///{(self.paths.data_dir / 'catalog.db').resolve()}"
