@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DEMO_DEBS := fonts-noto-color-emoji unicode-cldr-core openclipart-png openclipart-svg
 BASE_DEBS := python3-venv python3-dev build-essential libraqm0
-TEST_DEBS := $(DEMO_DEBS) chromium
+TEST_DEBS := $(DEMO_DEBS) chromium docker-compose
 DATA_DIR ?= data
 
 .PHONY: demo test lint typecheck debs-demo debs-test serve bench clean
