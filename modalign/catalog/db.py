@@ -1,0 +1,101 @@
+"""Engine and session factories, and the one place SQLAlchemy errors become modalign errors.
+
+SQLite engines run in WAL mode with foreign keys on and a busy timeout, and open every transaction
+with ``BEGIN IMMEDIATE``: a transaction that reads and then writes can then never fail half-way with
+"database is locked" when several worker processes share the file. PostgreSQL engines check pooled
+connections before use. Engines are not fork-safe: a process that forks (Celery prefork) must build
+its own engine in the child, or call ``engine.dispose(close=False)`` there.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, exc
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from modalign.errors import CatalogError, ModalignError, TransientError
+
+log = logging.getLogger(__name__)
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def make_engine(url: str, *, echo: bool = False, foreign_keys: bool = True) -> Engine:
+    """An engine for ``url`` tuned for its dialect (``foreign_keys`` only matters for SQLite)."""
+    try:
+        parsed = make_url(url)
+    except exc.ArgumentError as error:
+        raise CatalogError(f"bad database URL: {error}") from error
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        return _sqlite_engine(url, echo=echo, foreign_keys=foreign_keys)
+    return create_engine(url, echo=echo, pool_pre_ping=True)
+
+
+def _sqlite_engine(url: str, *, echo: bool, foreign_keys: bool) -> Engine:
+    engine = create_engine(
+        url, echo=echo, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves, below
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def make_session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions whose objects stay readable after commit (no expire-on-commit)."""
+    return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+def wrap_db_error(error: exc.SQLAlchemyError) -> ModalignError:
+    """Map a SQLAlchemy error to TransientError (retry may help) or CatalogError."""
+    transient = isinstance(
+        error, exc.OperationalError | exc.DisconnectionError | exc.TimeoutError
+    ) or (isinstance(error, exc.DBAPIError) and error.connection_invalidated)
+    kind: type[ModalignError] = TransientError if transient else CatalogError
+    message = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+    return kind(f"catalog: {type(error).__name__}: {message}")
+
+
+@contextmanager
+def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """One transaction: commit on success, roll back on error, SQLAlchemy errors wrapped."""
+    session = factory()
+    try:
+        yield session
+        session.commit()
+    except exc.SQLAlchemyError as error:
+        _rollback_quietly(session)
+        raise wrap_db_error(error) from error
+    except BaseException:
+        _rollback_quietly(session)
+        raise
+    finally:
+        session.close()
+
+
+def _rollback_quietly(session: Session) -> None:
+    """Roll back; a lost connection must not hide the error that caused the rollback."""
+    try:
+        session.rollback()
+    except exc.SQLAlchemyError:
+        log.warning("rollback failed after a catalog error", exc_info=True)
