@@ -1,0 +1,348 @@
+"""The server vector store: qdrant-client against a Qdrant server (or its local mode, in tests).
+
+- **Aliases** are Qdrant's own: ``<prefix>__images`` / ``<prefix>__captions``.
+  ``set_active_version`` deletes and recreates both in one ``update_collection_aliases`` call,
+  which the server applies atomically, and queries for the active version go through the alias,
+  so the server resolves it.
+- **Durability**: writes use ``wait=True`` and return once the server applied them (WAL).
+- **Indexing** is the server's background optimizer; :meth:`ClientStore.optimize` only waits until
+  the collections report ``green``.
+- **Local mode** (``QdrantClient(location=":memory:")`` or ``path=``) stands in for a server in
+  tests. It is a brute-force pure-Python engine: payload indexes and search params have no effect
+  there (and are not sent), and it is not thread-safe, so this class serialises calls to it with a
+  lock. It is far too slow for real data (see ``bench/search.py``): tests and small demos only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TypeVar
+
+import numpy as np
+from qdrant_client import QdrantClient, models
+from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
+
+from modalign.config import StoreSettings
+from modalign.errors import InvalidInputError, NotFoundError, StoreError, TransientError
+from modalign.search import checks
+from modalign.search.client_filters import to_client
+from modalign.search.edge_state import VersionSpec
+from modalign.search.filters import Filter
+from modalign.search.naming import Kind, alias_name, check_version, collection_name, version_of
+from modalign.search.schema import FieldType, fields_of
+from modalign.search.store import CollectionInfo, Hit, PointIn, QueryParams, Record
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+_INDEX_TYPES = {
+    FieldType.KEYWORD: models.PayloadSchemaType.KEYWORD,
+    FieldType.INTEGER: models.PayloadSchemaType.INTEGER,
+    FieldType.DATETIME: models.PayloadSchemaType.DATETIME,
+}
+OPTIMIZE_TIMEOUT_S = 3600.0
+
+
+class ClientStore:
+    """qdrant-client backend of :class:`~modalign.search.store.VectorStore`."""
+
+    def __init__(self, client: QdrantClient, settings: StoreSettings, *, local: bool) -> None:
+        self._client = client
+        self._settings = settings
+        self._local = local
+        self._lock = threading.RLock()
+        self._specs: dict[str, VersionSpec] = {}
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def __enter__(self) -> ClientStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the client's connections (or the local database)."""
+        with self._guard():
+            self._client.close()
+
+    # -- versions ----------------------------------------------------------------------------
+
+    def create_version(self, version: str, *, image_dim: int, caption_dim: int) -> None:
+        """Create both collections of ``version`` (no-op if they exist with the same sizes)."""
+        check_version(version)
+        for kind, dim in ((Kind.IMAGES, image_dim), (Kind.CAPTIONS, caption_dim)):
+            self._create_collection(self._name(version, kind), kind, dim)
+        self._specs.pop(version, None)
+        log.info("created collections of version %s (dims %d/%d)", version, image_dim, caption_dim)
+
+    def drop_version(self, version: str) -> None:
+        """Delete both collections of a version that is not the active one."""
+        self._spec(version)
+        if self.active_version() == version:
+            raise InvalidInputError(f"version {version!r} is active; activate another first")
+        for kind in Kind:
+            self._call(self._client.delete_collection, self._name(version, kind))
+        self._specs.pop(version, None)
+
+    def versions(self) -> list[str]:
+        """Model versions with an images collection on the server."""
+        found = self._call(self._client.get_collections).collections
+        names = (version_of(self._prefix, c.name, Kind.IMAGES) for c in found)
+        return sorted(v for v in names if v is not None)
+
+    def set_active_version(self, version: str) -> None:
+        """Move both aliases to ``version`` in one atomic alias update."""
+        self._spec(version)
+        existing = {a.alias_name for a in self._call(self._client.get_aliases).aliases}
+        ops: list[Any] = []
+        for kind in Kind:
+            alias = alias_name(self._prefix, kind)
+            if alias in existing:
+                ops.append(
+                    models.DeleteAliasOperation(delete_alias=models.DeleteAlias(alias_name=alias))
+                )
+            create = models.CreateAlias(collection_name=self._name(version, kind), alias_name=alias)
+            ops.append(models.CreateAliasOperation(create_alias=create))
+        self._call(self._client.update_collection_aliases, change_aliases_operations=ops)
+        log.info("active version is now %s", version)
+
+    def active_version(self) -> str | None:
+        """The version the images alias points at (None if there is no alias)."""
+        alias = alias_name(self._prefix, Kind.IMAGES)
+        for item in self._call(self._client.get_aliases).aliases:
+            if item.alias_name == alias:
+                return version_of(self._prefix, item.collection_name, Kind.IMAGES)
+        return None
+
+    def resolve(self, version: str | None) -> str:
+        """``version``, or the active one if None; NotFoundError if there is none."""
+        chosen = self.active_version() if version is None else version
+        if chosen is None:
+            raise NotFoundError("no active model version in the vector store; activate one first")
+        self._spec(chosen)
+        return chosen
+
+    # -- points ------------------------------------------------------------------------------
+
+    def upsert(self, kind: Kind, points: Sequence[PointIn], *, version: str | None = None) -> None:
+        """Insert or replace points; applied (``wait=True``) when this returns."""
+        if not points:
+            return
+        name, dim = self._target(kind, version)
+        rows = checks.points_in(kind, points, dim)
+        structs = [models.PointStruct(id=i, vector=v, payload=p) for i, v, p in rows]
+        self._call(self._client.upsert, name, structs, wait=True)
+
+    def delete(self, kind: Kind, ids: Sequence[str], *, version: str | None = None) -> None:
+        """Delete points by id (unknown ids are ignored)."""
+        if not ids:
+            return
+        name, _ = self._target(kind, version)
+        selector = models.PointIdsList(points=list(checks.point_ids(ids)))
+        self._call(self._client.delete, name, points_selector=selector, wait=True)
+
+    def count(self, kind: Kind, *, filter: Filter | None = None, version: str | None = None) -> int:
+        """Exact number of points (matching ``filter`` if given)."""
+        flt = to_client(checks.query_filter(kind, filter))
+        name, _ = self._target(kind, version)
+        return int(self._call(self._client.count, name, count_filter=flt, exact=True).count)
+
+    def retrieve(
+        self,
+        kind: Kind,
+        ids: Sequence[str],
+        *,
+        with_vectors: bool = False,
+        version: str | None = None,
+    ) -> list[Record]:
+        """The points with these ids that exist, in the order asked."""
+        pids = checks.point_ids(ids)
+        name, _ = self._target(kind, version)
+        found = self._call(
+            self._client.retrieve, name, list(pids), with_payload=True, with_vectors=with_vectors
+        )
+        by_id = {str(r.id): _record(r) for r in found}
+        return [by_id[p] for p in pids if p in by_id]
+
+    def scroll(
+        self,
+        kind: Kind,
+        *,
+        filter: Filter | None = None,
+        limit: int = 100,
+        with_vectors: bool = False,
+        version: str | None = None,
+    ) -> list[Record]:
+        """Up to ``limit`` points matching ``filter``."""
+        flt = to_client(checks.query_filter(kind, filter))
+        name, _ = self._target(kind, version)
+        found, _next = self._call(
+            self._client.scroll,
+            name,
+            scroll_filter=flt,
+            limit=limit,
+            with_payload=True,
+            with_vectors=with_vectors,
+        )
+        return [_record(r) for r in found]
+
+    def query(
+        self,
+        kind: Kind,
+        vector: np.ndarray | Sequence[float],
+        *,
+        filter: Filter | None = None,
+        params: QueryParams = QueryParams(),
+        version: str | None = None,
+    ) -> list[Hit]:
+        """Nearest points by cosine similarity, best first (through the alias if no version)."""
+        checks.query_params(params)
+        flt = to_client(checks.query_filter(kind, filter))
+        name, dim = self._target(kind, version)
+        search = None
+        if not self._local:
+            search = models.SearchParams(
+                hnsw_ef=params.hnsw_ef or self._settings.hnsw_ef, exact=params.exact
+            )
+        response = self._call(
+            self._client.query_points,
+            name,
+            query=checks.vector_list(vector, dim),
+            query_filter=flt,
+            limit=params.limit,
+            offset=params.offset,
+            score_threshold=params.score_threshold,
+            search_params=search,
+            with_payload=True,
+        )
+        return [Hit(id=str(p.id), score=p.score, payload=p.payload or {}) for p in response.points]
+
+    # -- maintenance -------------------------------------------------------------------------
+
+    def info(self, kind: Kind, *, version: str | None = None) -> CollectionInfo:
+        """Points, indexed points, segments, status and payload indexes of one collection."""
+        chosen = self.resolve(version)
+        name = self._name(chosen, kind)
+        raw = self._call(self._client.get_collection, name)
+        return CollectionInfo(
+            name=name,
+            version=chosen,
+            kind=kind,
+            dim=_dim_of(raw),
+            points=raw.points_count or 0,
+            indexed_points=raw.indexed_vectors_count or 0,
+            segments=raw.segments_count or 0,
+            status="green" if raw.status == models.CollectionStatus.GREEN else "yellow",
+            payload_indexes={k: str(v.data_type.value) for k, v in raw.payload_schema.items()},
+        )
+
+    def optimize(self, *, version: str | None = None) -> None:
+        """Wait until the server's optimizer has indexed both collections (no-op in local mode)."""
+        chosen = self.resolve(version)
+        deadline = time.monotonic() + OPTIMIZE_TIMEOUT_S
+        while not self._local and time.monotonic() < deadline:
+            if all(self.info(k, version=chosen).status == "green" for k in Kind):
+                return
+            time.sleep(0.5)
+
+    # -- internals ---------------------------------------------------------------------------
+
+    @property
+    def _prefix(self) -> str:
+        return self._settings.collection_prefix
+
+    def _name(self, version: str, kind: Kind) -> str:
+        return collection_name(self._prefix, version, kind)
+
+    def _target(self, kind: Kind, version: str | None) -> tuple[str, int]:
+        """Collection (or alias) name and vector size; an alias is resolved by the engine."""
+        if version is not None:
+            return self._name(version, kind), _kind_dim(self._spec(version), kind)
+        return alias_name(self._prefix, kind), self._alias_dim(kind)
+
+    def _alias_dim(self, kind: Kind) -> int:
+        dims = {_kind_dim(s, kind) for s in self._specs.values()}
+        if len(dims) == 1 and not self._local:
+            return dims.pop()  # every known version has this size: no need to ask which is active
+        return _kind_dim(self._spec(self.resolve(None)), kind)
+
+    def _spec(self, version: str) -> VersionSpec:
+        spec = self._specs.get(version)
+        if spec is None:
+            image = self._call(self._client.get_collection, self._name(version, Kind.IMAGES))
+            caption = self._call(self._client.get_collection, self._name(version, Kind.CAPTIONS))
+            spec = VersionSpec(image_dim=_dim_of(image), caption_dim=_dim_of(caption))
+            self._specs[version] = spec
+        return spec
+
+    def _create_collection(self, name: str, kind: Kind, dim: int) -> None:
+        if self._call(self._client.collection_exists, name):
+            existing = _dim_of(self._call(self._client.get_collection, name))
+            if existing != dim:
+                raise InvalidInputError(
+                    f"collection {name} exists with vector size {existing}, not {dim}"
+                )
+            return
+        hnsw = models.HnswConfigDiff(
+            m=self._settings.hnsw_m, ef_construct=self._settings.hnsw_ef_construct
+        )
+        vectors = models.VectorParams(size=dim, distance=models.Distance.COSINE)
+        self._call(self._client.create_collection, name, vectors_config=vectors, hnsw_config=hnsw)
+        if self._local:
+            return  # payload indexes have no effect in local mode (and it warns)
+        for field, ftype in fields_of(kind).items():
+            self._call(
+                self._client.create_payload_index, name, field, _INDEX_TYPES[ftype], wait=True
+            )
+
+    @contextlib.contextmanager
+    def _guard(self) -> Iterator[None]:
+        if self._local:
+            with self._lock:
+                yield
+        else:
+            yield
+
+    def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        with self._guard():
+            try:
+                return fn(*args, **kwargs)
+            except ResponseHandlingException as exc:
+                raise TransientError(f"qdrant server unreachable: {exc}") from exc
+            except UnexpectedResponse as exc:
+                raise _response_error(exc) from exc
+            except (ValueError, KeyError) as exc:
+                if "not found" in str(exc).lower():
+                    raise NotFoundError(str(exc)) from exc
+                raise StoreError(f"qdrant-client: {exc}") from exc
+
+
+def _response_error(exc: UnexpectedResponse) -> Exception:
+    if exc.status_code == 404:
+        return NotFoundError(f"qdrant: {exc.content!r}")
+    if exc.status_code == 400:
+        return InvalidInputError(f"qdrant rejected the request: {exc.content!r}")
+    if exc.status_code in (429, 502, 503, 504):
+        return TransientError(f"qdrant is busy ({exc.status_code})")
+    return StoreError(f"qdrant: {exc}")
+
+
+def _dim_of(raw: models.CollectionInfo) -> int:
+    vectors = raw.config.params.vectors
+    if not isinstance(vectors, models.VectorParams):
+        raise StoreError("collection does not hold one unnamed dense vector")
+    return vectors.size
+
+
+def _kind_dim(spec: VersionSpec, kind: Kind) -> int:
+    return spec.image_dim if kind is Kind.IMAGES else spec.caption_dim
+
+
+def _record(raw: Any) -> Record:
+    vector = None if raw.vector is None else np.asarray(raw.vector, dtype=np.float32)
+    return Record(id=str(raw.id), payload=raw.payload or {}, vector=vector)

@@ -1,0 +1,379 @@
+"""The embedded vector store: one qdrant-edge ``EdgeShard`` per collection, in this process.
+
+Layout under ``settings.paths.store_dir``: ``state.json`` (versions and the active one, see
+:mod:`modalign.search.edge_state`), ``.lock`` and ``collections/<collection>/`` (one shard each).
+
+qdrant-edge's constraints, and how this backend handles them:
+
+- **One process owns a shard** (its WAL is locked). The store takes an exclusive ``flock`` on
+  ``.lock`` when opened and raises :class:`StoreError` with an explanation if another process holds
+  it. Within the process one store object is shared by all threads: shards are thread-safe and
+  release the GIL while they search.
+- **No background optimizer.** New points land in an appendable *plain* segment that is searched
+  exactly, so an upsert is searchable as soon as it returns, just not through HNSW. The HNSW graph
+  (``m`` / ``ef_construct`` from the settings) is built by :meth:`EdgeStore.optimize`, which blocks
+  and uses the CPU. It is called after bulk loads (end of an ingest job, a benchmark load), never
+  on the query path; it skips collections whose unindexed part is below the indexing threshold
+  (:data:`INDEXING_THRESHOLD_KB`, where an exact scan is as fast as a graph). ``info().status`` is
+  ``yellow`` when enough points wait for it.
+- **Payload indexes before data**: ``create_version`` declares them right after creating the
+  shard, so the graph gets filter-aware links and filtered queries use the indexes.
+- **Durability**: every ``upsert`` / ``delete`` goes through the shard's WAL and is followed by
+  ``flush()``, so it is on disk when the call returns. :meth:`EdgeStore.close` flushes and closes
+  every shard and releases the lock; use the store as a context manager or call it at shutdown.
+- **Aliases** do not exist in qdrant-edge: the active version is one value in ``state.json``
+  (replaced atomically) and in memory; a query resolves it once, so it never mixes two versions.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any
+
+import numpy as np
+import qdrant_edge as qe
+
+from modalign.config import StoreSettings
+from modalign.errors import InvalidInputError, NotFoundError, StoreError
+from modalign.search import checks
+from modalign.search.edge_filters import to_edge
+from modalign.search.edge_state import (
+    StoreState,
+    VersionSpec,
+    load_state,
+    lock_directory,
+    save_state,
+)
+from modalign.search.filters import Filter
+from modalign.search.naming import Kind, check_version, collection_name
+from modalign.search.rwlock import RWLock
+from modalign.search.schema import FieldType, fields_of
+from modalign.search.store import CollectionInfo, Hit, PointIn, QueryParams, Record
+
+log = logging.getLogger(__name__)
+
+INDEXING_THRESHOLD_KB = 10_000  # segments smaller than this are searched exactly, never indexed
+FULL_SCAN_THRESHOLD_KB = 10_000  # filters matching less than this are scored exactly via the index
+
+_INDEX_TYPES = {
+    FieldType.KEYWORD: qe.PayloadSchemaType.Keyword,
+    FieldType.INTEGER: qe.PayloadSchemaType.Integer,
+    FieldType.DATETIME: qe.PayloadSchemaType.Datetime,
+}
+
+
+class EdgeStore:
+    """qdrant-edge backend of :class:`~modalign.search.store.VectorStore`."""
+
+    def __init__(self, root: Path, settings: StoreSettings) -> None:
+        root.mkdir(parents=True, exist_ok=True)
+        self._root = root
+        self._settings = settings
+        self._lock_handle: IO[str] | None = lock_directory(root)
+        self._lock = threading.Lock()
+        self._gate = RWLock()
+        self._shards: dict[str, qe.EdgeShard] = {}
+        self._state = load_state(root)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def __enter__(self) -> EdgeStore:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Flush and close every open shard and release the directory lock (idempotent)."""
+        with self._gate.write():
+            for name in list(self._shards):
+                self._close_shard(name)
+            if self._lock_handle is not None:
+                self._lock_handle.close()
+                self._lock_handle = None
+
+    # -- versions ----------------------------------------------------------------------------
+
+    def create_version(self, version: str, *, image_dim: int, caption_dim: int) -> None:
+        """Create both collections of ``version`` (no-op if they exist with the same sizes)."""
+        check_version(version)
+        spec = VersionSpec(image_dim=image_dim, caption_dim=caption_dim)
+        with self._gate.write():
+            self._check_open()
+            known = self._state.versions.get(version)
+            if known is not None:
+                self._check_same_spec(version, known, spec)
+                return
+            for kind, dim in ((Kind.IMAGES, image_dim), (Kind.CAPTIONS, caption_dim)):
+                self._create_shard(self._name(version, kind), kind, dim)
+            self._update_state(lambda state: state.with_version(version, spec))
+        log.info("created collections of version %s (dims %d/%d)", version, image_dim, caption_dim)
+
+    def drop_version(self, version: str) -> None:
+        """Delete both collections of a version that is not the active one."""
+        with self._gate.write():
+            self._check_open()
+            self._spec(version)
+            if self._state.active == version:
+                raise InvalidInputError(f"version {version!r} is active; activate another first")
+            for kind in Kind:
+                name = self._name(version, kind)
+                self._close_shard(name)
+                shutil.rmtree(self._shard_path(name), ignore_errors=True)
+            self._update_state(lambda state: state.without_version(version))
+
+    def versions(self) -> list[str]:
+        """Model versions with collections in this store."""
+        return sorted(self._state.versions)
+
+    def set_active_version(self, version: str) -> None:
+        """Point the images and captions aliases at ``version``, atomically for readers."""
+        self._check_open()
+        self._spec(version)
+        self._update_state(lambda state: StoreState(versions=state.versions, active=version))
+        log.info("active version is now %s", version)
+
+    def active_version(self) -> str | None:
+        """The version queries use by default (None before the first activation)."""
+        return self._state.active
+
+    def resolve(self, version: str | None) -> str:
+        """``version``, or the active one if None; NotFoundError if there is none."""
+        state = self._state  # one read: the alias pair cannot change under us
+        chosen = state.active if version is None else version
+        if chosen is None:
+            raise NotFoundError("no active model version in the vector store; activate one first")
+        if chosen not in state.versions:
+            raise NotFoundError(f"model version {chosen!r} has no collections in the vector store")
+        return chosen
+
+    # -- points ------------------------------------------------------------------------------
+
+    def upsert(self, kind: Kind, points: Sequence[PointIn], *, version: str | None = None) -> None:
+        """Insert or replace points; durable (WAL + flush) when this returns."""
+        if not points:
+            return
+        with self._using(kind, version) as (shard, dim):
+            rows = checks.points_in(kind, points, dim)
+            batch = [qe.Point(pid, vec, payload) for pid, vec, payload in rows]
+            self._call(shard.update, qe.UpdateOperation.upsert_points(batch))
+            self._call(shard.flush)
+
+    def delete(self, kind: Kind, ids: Sequence[str], *, version: str | None = None) -> None:
+        """Delete points by id (unknown ids are ignored); durable when this returns."""
+        if not ids:
+            return
+        with self._using(kind, version) as (shard, _):
+            pids: list[Any] = checks.point_ids(ids)
+            self._call(shard.update, qe.UpdateOperation.delete_points(pids))
+            self._call(shard.flush)
+
+    def count(self, kind: Kind, *, filter: Filter | None = None, version: str | None = None) -> int:
+        """Exact number of points (matching ``filter`` if given)."""
+        flt = to_edge(checks.query_filter(kind, filter))
+        with self._using(kind, version) as (shard, _):
+            return int(self._call(shard.count, qe.CountRequest(exact=True, filter=flt)))
+
+    def retrieve(
+        self,
+        kind: Kind,
+        ids: Sequence[str],
+        *,
+        with_vectors: bool = False,
+        version: str | None = None,
+    ) -> list[Record]:
+        """The points with these ids that exist, in the order asked."""
+        pids: list[Any] = checks.point_ids(ids)
+        with self._using(kind, version) as (shard, _):
+            found = self._call(shard.retrieve, pids, True, with_vectors)
+        by_id = {str(r.id): _record(r) for r in found}
+        return [by_id[p] for p in pids if p in by_id]
+
+    def scroll(
+        self,
+        kind: Kind,
+        *,
+        filter: Filter | None = None,
+        limit: int = 100,
+        with_vectors: bool = False,
+        version: str | None = None,
+    ) -> list[Record]:
+        """Up to ``limit`` points matching ``filter``, in id order."""
+        flt = to_edge(checks.query_filter(kind, filter))
+        request = qe.ScrollRequest(
+            limit=limit, filter=flt, with_payload=True, with_vector=with_vectors
+        )
+        with self._using(kind, version) as (shard, _):
+            found, _next = self._call(shard.scroll, request)
+        return [_record(r) for r in found]
+
+    def query(
+        self,
+        kind: Kind,
+        vector: np.ndarray | Sequence[float],
+        *,
+        filter: Filter | None = None,
+        params: QueryParams = QueryParams(),
+        version: str | None = None,
+    ) -> list[Hit]:
+        """Nearest points by cosine similarity, best first."""
+        checks.query_params(params)
+        flt = to_edge(checks.query_filter(kind, filter))
+        with self._using(kind, version) as (shard, dim):
+            request = self._request(checks.vector_list(vector, dim), flt, params)
+            found = self._call(shard.query, request)
+        return [Hit(id=str(p.id), score=p.score, payload=p.payload or {}) for p in found]
+
+    # -- maintenance -------------------------------------------------------------------------
+
+    def info(self, kind: Kind, *, version: str | None = None) -> CollectionInfo:
+        """Points, indexed points, segments, status and payload indexes of one collection."""
+        chosen = self.resolve(version)
+        with self._using(kind, chosen) as (shard, dim):
+            raw = self._call(shard.info)
+        unindexed_kb = (raw.points_count - raw.indexed_vectors_count) * dim * 4 // 1024
+        return CollectionInfo(
+            name=self._name(chosen, kind),
+            version=chosen,
+            kind=kind,
+            dim=dim,
+            points=raw.points_count,
+            indexed_points=raw.indexed_vectors_count,
+            segments=raw.segments_count,
+            status="yellow" if unindexed_kb > INDEXING_THRESHOLD_KB else "green",
+            payload_indexes={k: _type_name(v.data_type) for k, v in raw.payload_schema.items()},
+        )
+
+    def optimize(self, *, version: str | None = None) -> None:
+        """Build HNSW graphs (and merge segments) where enough points wait; blocks until done."""
+        chosen = self.resolve(version)
+        for kind in Kind:
+            if self.info(kind, version=chosen).status == "green":
+                continue
+            with self._using(kind, chosen) as (shard, _):
+                log.info("optimizing %s", self._name(chosen, kind))
+                self._call(shard.optimize)
+                self._call(shard.flush)
+
+    # -- internals ---------------------------------------------------------------------------
+
+    @contextmanager
+    def _using(self, kind: Kind, version: str | None) -> Iterator[tuple[qe.EdgeShard, int]]:
+        with self._gate.read():
+            self._check_open()
+            chosen = self.resolve(version)
+            spec = self._state.versions[chosen]
+            dim = spec.image_dim if kind is Kind.IMAGES else spec.caption_dim
+            yield self._shard(self._name(chosen, kind)), dim
+
+    def _request(
+        self, vector: list[float], flt: qe.Filter | None, params: QueryParams
+    ) -> qe.QueryRequest:
+        search = qe.SearchParams(
+            hnsw_ef=params.hnsw_ef or self._settings.hnsw_ef, exact=params.exact
+        )
+        return qe.QueryRequest(
+            limit=params.limit,
+            offset=params.offset,
+            query=qe.Query.Nearest(vector),
+            filter=flt,
+            score_threshold=params.score_threshold,
+            params=search,
+            with_payload=True,
+        )
+
+    def _shard(self, name: str) -> qe.EdgeShard:
+        shard = self._shards.get(name)
+        if shard is not None:
+            return shard
+        with self._lock:
+            if name not in self._shards:
+                self._shards[name] = self._call(qe.EdgeShard.load, str(self._shard_path(name)))
+            return self._shards[name]
+
+    def _create_shard(self, name: str, kind: Kind, dim: int) -> None:
+        path = self._shard_path(name)
+        if path.exists():  # left by a create that crashed before saving the state
+            shutil.rmtree(path)
+        shard = self._call(qe.EdgeShard.create, str(path), self._config(dim))
+        for field, ftype in fields_of(kind).items():
+            self._call(
+                shard.update, qe.UpdateOperation.create_field_index(field, _INDEX_TYPES[ftype])
+            )
+        self._call(shard.flush)
+        self._shards[name] = shard
+
+    def _config(self, dim: int) -> qe.EdgeConfig:
+        hnsw = qe.HnswIndexConfig(
+            m=self._settings.hnsw_m,
+            ef_construct=self._settings.hnsw_ef_construct,
+            full_scan_threshold=FULL_SCAN_THRESHOLD_KB,
+        )
+        return qe.EdgeConfig(
+            vectors=qe.EdgeVectorParams(size=dim, distance=qe.Distance.Cosine),
+            hnsw_config=hnsw,
+            optimizers=qe.EdgeOptimizersConfig(indexing_threshold=INDEXING_THRESHOLD_KB),
+        )
+
+    def _close_shard(self, name: str) -> None:
+        shard = self._shards.pop(name, None)
+        if shard is not None:
+            self._call(shard.flush)
+            self._call(shard.close)
+
+    def _spec(self, version: str) -> VersionSpec:
+        spec = self._state.versions.get(version)
+        if spec is None:
+            raise NotFoundError(f"model version {version!r} has no collections in the vector store")
+        return spec
+
+    @staticmethod
+    def _check_same_spec(version: str, known: VersionSpec, spec: VersionSpec) -> None:
+        if known != spec:
+            raise InvalidInputError(
+                f"version {version!r} exists with vector sizes {known.image_dim}/"
+                f"{known.caption_dim}, not {spec.image_dim}/{spec.caption_dim}"
+            )
+
+    def _update_state(self, change: Callable[[StoreState], StoreState]) -> None:
+        with self._lock:
+            state = change(self._state)
+            save_state(self._root, state)
+            self._state = state
+
+    def _check_open(self) -> None:
+        if self._lock_handle is None:
+            raise StoreError("the vector store is closed")
+
+    def _name(self, version: str, kind: Kind) -> str:
+        return collection_name(self._settings.collection_prefix, version, kind)
+
+    def _shard_path(self, name: str) -> Path:
+        return self._root / "collections" / name
+
+    @staticmethod
+    def _call(fn: Any, *args: Any) -> Any:
+        try:
+            return fn(*args)
+        except Exception as exc:  # qdrant-edge raises bare Exception
+            raise StoreError(f"qdrant-edge: {exc}") from exc
+
+
+def _record(raw: Any) -> Record:
+    vector = None if raw.vector is None else np.asarray(raw.vector, dtype=np.float32)
+    return Record(id=str(raw.id), payload=raw.payload or {}, vector=vector)
+
+
+def _type_name(data_type: Any) -> str:
+    return str(data_type).rsplit(".", 1)[-1].lower()  # PayloadSchemaType.Keyword -> keyword

@@ -1,0 +1,29 @@
+"""Open the vector store the settings ask for."""
+
+from __future__ import annotations
+
+from modalign.config import Settings
+from modalign.search.store import VectorStore
+
+
+def open_store(settings: Settings) -> VectorStore:
+    """The store of ``settings.store.backend``.
+
+    ``edge`` (default): qdrant-edge under ``settings.paths.store_dir``, owned by this process.
+    ``client``: qdrant-client against ``settings.store.url``, or, without a URL, its local mode on
+    disk under ``<store_dir>/local`` (brute force, for tests and small demos only).
+    """
+    if settings.store.backend == "edge":
+        from modalign.search.edge_store import EdgeStore
+
+        return EdgeStore(settings.paths.store_dir, settings.store)
+    from qdrant_client import QdrantClient
+
+    from modalign.search.client_store import ClientStore
+
+    if settings.store.url:
+        client = QdrantClient(url=settings.store.url, api_key=settings.store.api_key)
+        return ClientStore(client, settings.store, local=False)
+    path = settings.paths.store_dir / "local"
+    path.mkdir(parents=True, exist_ok=True)
+    return ClientStore(QdrantClient(path=str(path)), settings.store, local=True)

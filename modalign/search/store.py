@@ -1,0 +1,155 @@
+"""The vector store protocol and the values it takes and returns.
+
+A store holds, per model version, an images and a captions collection (see
+:mod:`modalign.search.naming`) and one *active* version that queries use when no version is named.
+Two backends implement it: :mod:`modalign.search.edge_store` (qdrant-edge, in-process, the embedded
+default) and :mod:`modalign.search.client_store` (qdrant-client: a Qdrant server or local mode).
+``tests/search/test_contract.py`` runs the same operations on both and compares the results.
+
+Contract, whatever the backend:
+
+- ``create_version`` creates both collections with HNSW ``m`` / ``ef_construct`` from the settings
+  and declares every payload index before any point is written; calling it again is a no-op.
+- ``upsert`` returns once the points are durable and visible to queries; the same ids twice leave
+  the same count (ids are content-derived, see :func:`~modalign.search.naming.image_point_id`).
+- ``query`` returns hits by descending cosine similarity; ``version=None`` means the active version,
+  resolved once per call, so a concurrent ``set_active_version`` never mixes two versions in one
+  result.
+- ``set_active_version`` moves the images and captions aliases together, atomically for readers.
+- Bad input (unknown field, wrongly typed value, wrong vector size) raises
+  :class:`~modalign.errors.InvalidInputError`; an unknown version or collection
+  :class:`~modalign.errors.NotFoundError`; engine failures :class:`~modalign.errors.StoreError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+import numpy as np
+
+from modalign.search.filters import Filter
+from modalign.search.naming import Kind
+from modalign.search.schema import Payload
+
+Status = Literal["green", "yellow"]
+
+
+@dataclass(frozen=True)
+class PointIn:
+    """A point to write: content-derived id, vector and typed payload."""
+
+    id: str
+    vector: np.ndarray | Sequence[float]
+    payload: Payload
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A query result: point id, cosine similarity and the stored payload."""
+
+    id: str
+    score: float
+    payload: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Record:
+    """A point read back by id (vector only when asked for)."""
+
+    id: str
+    payload: Mapping[str, Any]
+    vector: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class CollectionInfo:
+    """State of one collection.
+
+    ``status`` is ``green`` when every point is in the HNSW index (or the collection is small enough
+    to be searched exactly), ``yellow`` when fresh points wait for ``optimize`` (they are searched
+    exactly meanwhile, so results stay correct, only slower).
+    """
+
+    name: str
+    version: str
+    kind: Kind
+    dim: int
+    points: int
+    indexed_points: int
+    segments: int
+    status: Status
+    payload_indexes: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class QueryParams:
+    """Knobs of one vector query."""
+
+    limit: int = 10
+    offset: int = 0
+    score_threshold: float | None = None
+    hnsw_ef: int | None = None
+    exact: bool = False
+
+
+class VectorStore(Protocol):
+    """What search and ingestion need from a vector store (see the module docstring)."""
+
+    def create_version(self, version: str, *, image_dim: int, caption_dim: int) -> None: ...
+
+    def drop_version(self, version: str) -> None: ...
+
+    def versions(self) -> list[str]: ...
+
+    def set_active_version(self, version: str) -> None: ...
+
+    def active_version(self) -> str | None: ...
+
+    def upsert(
+        self, kind: Kind, points: Sequence[PointIn], *, version: str | None = None
+    ) -> None: ...
+
+    def delete(self, kind: Kind, ids: Sequence[str], *, version: str | None = None) -> None: ...
+
+    def count(
+        self, kind: Kind, *, filter: Filter | None = None, version: str | None = None
+    ) -> int: ...
+
+    def retrieve(
+        self,
+        kind: Kind,
+        ids: Sequence[str],
+        *,
+        with_vectors: bool = False,
+        version: str | None = None,
+    ) -> list[Record]: ...
+
+    def scroll(
+        self,
+        kind: Kind,
+        *,
+        filter: Filter | None = None,
+        limit: int = 100,
+        with_vectors: bool = False,
+        version: str | None = None,
+    ) -> list[Record]: ...
+
+    def query(
+        self,
+        kind: Kind,
+        vector: np.ndarray | Sequence[float],
+        *,
+        filter: Filter | None = None,
+        params: QueryParams = QueryParams(),
+        version: str | None = None,
+    ) -> list[Hit]: ...
+
+    def resolve(self, version: str | None) -> str: ...
+
+    def info(self, kind: Kind, *, version: str | None = None) -> CollectionInfo: ...
+
+    def optimize(self, *, version: str | None = None) -> None: ...
+
+    def close(self) -> None: ...
