@@ -24,6 +24,7 @@ from modalign.errors import CatalogError, ModalignError, TransientError
 log = logging.getLogger(__name__)
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+SQLITE_TRANSIENT_CODES = ("SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_IOERR", "SQLITE_PROTOCOL")
 
 
 def make_engine(url: str, *, echo: bool = False, foreign_keys: bool = True) -> Engine:
@@ -66,12 +67,26 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
 
 
+def is_transient(error: exc.SQLAlchemyError) -> bool:
+    """Whether retrying may succeed: lost connections, pool timeouts, locks, deadlocks.
+
+    PostgreSQL (psycopg) raises OperationalError only for such conditions (deadlocks and
+    serialization failures included); SQLite also uses it for "no such table" and syntax errors,
+    so there only busy/locked/I-O result codes count.
+    """
+    if isinstance(error, exc.DisconnectionError | exc.TimeoutError):
+        return True
+    if isinstance(error, exc.DBAPIError) and error.connection_invalidated:
+        return True
+    if not isinstance(error, exc.OperationalError):
+        return False
+    code = getattr(error.orig, "sqlite_errorname", None)
+    return code is None or str(code).startswith(SQLITE_TRANSIENT_CODES)
+
+
 def wrap_db_error(error: exc.SQLAlchemyError) -> ModalignError:
     """Map a SQLAlchemy error to TransientError (retry may help) or CatalogError."""
-    transient = isinstance(
-        error, exc.OperationalError | exc.DisconnectionError | exc.TimeoutError
-    ) or (isinstance(error, exc.DBAPIError) and error.connection_invalidated)
-    kind: type[ModalignError] = TransientError if transient else CatalogError
+    kind: type[ModalignError] = TransientError if is_transient(error) else CatalogError
     message = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
     return kind(f"catalog: {type(error).__name__}: {message}")
 

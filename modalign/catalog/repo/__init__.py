@@ -6,6 +6,7 @@ commits. Split by subject: assets and captions, model versions, jobs and job ite
 
 from __future__ import annotations
 
+from modalign.catalog.models import ItemStatus, JobKind, JobStatus
 from modalign.catalog.repo.assets import (
     UpsertedAsset,
     add_captions,
@@ -44,7 +45,10 @@ from modalign.catalog.repo.models import (
 )
 
 __all__ = [
+    "ItemStatus",
     "ItemUpdate",
+    "JobKind",
+    "JobStatus",
     "NewJobItem",
     "UpsertedAsset",
     "activate_model_version",

@@ -12,7 +12,7 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from modalign.catalog.models import Asset, AssetEmbedding, Caption
@@ -83,22 +83,22 @@ def add_captions(*, session: Session, asset_id: int, texts: Iterable[str]) -> li
             wanted.setdefault(caption_hash(text), _SPACES.sub(" ", text).strip())
     if not wanted:
         return []
-    start = _next_position(session, asset_id)
-    rows = [
-        {"asset_id": asset_id, "text": text, "text_hash": digest, "position": start + i}
-        for i, (digest, text) in enumerate(wanted.items())
-    ]
-    session.execute(insert_ignoring_conflicts(session, Caption), rows)
-    found = session.scalars(
-        select(Caption).where(Caption.asset_id == asset_id, Caption.text_hash.in_(wanted))
-    ).all()
-    by_hash = {caption.text_hash: caption for caption in found}
-    return [by_hash[digest] for digest in wanted if digest in by_hash]
+    existing = _captions_by_hash(session, asset_id)
+    new = [(digest, text) for digest, text in wanted.items() if digest not in existing]
+    if new:
+        start = max((c.position for c in existing.values()), default=-1) + 1
+        rows = [
+            {"asset_id": asset_id, "text": text, "text_hash": digest, "position": start + i}
+            for i, (digest, text) in enumerate(new)
+        ]
+        session.execute(insert_ignoring_conflicts(session, Caption), rows)
+        existing = _captions_by_hash(session, asset_id)
+    return [existing[digest] for digest in wanted if digest in existing]
 
 
-def _next_position(session: Session, asset_id: int) -> int:
-    last = session.scalar(select(func.max(Caption.position)).where(Caption.asset_id == asset_id))
-    return 0 if last is None else last + 1
+def _captions_by_hash(session: Session, asset_id: int) -> dict[str, Caption]:
+    stmt = select(Caption).where(Caption.asset_id == asset_id)
+    return {caption.text_hash: caption for caption in session.scalars(stmt)}
 
 
 def get_assets(*, session: Session, ids: Iterable[int]) -> dict[int, Asset]:
@@ -129,8 +129,8 @@ def record_embedded(*, session: Session, asset_ids: Iterable[int], model_version
     rows = [{"asset_id": a, "model_version_id": model_version_id} for a in dict.fromkeys(asset_ids)]
     added = 0
     for chunk in chunks(rows):
-        result = session.execute(insert_ignoring_conflicts(session, AssetEmbedding).values(chunk))
-        added += max(getattr(result, "rowcount", 0), 0)
+        stmt = insert_ignoring_conflicts(session, AssetEmbedding).values(chunk)
+        added += len(session.execute(stmt.returning(AssetEmbedding.asset_id)).all())
     return added
 
 
