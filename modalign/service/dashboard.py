@@ -1,0 +1,68 @@
+"""The ops dashboard: a server-rendered page at ``/`` and the JSON it polls.
+
+The page is rendered complete on the server (Jinja2, no front-end build step) so it is useful
+without scripts; ``static/dashboard.js`` then polls ``/v1/dashboard`` every couple of seconds and
+updates jobs, throughput, queue depth and collections in place, and runs searches.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
+
+from modalign.catalog import repo
+from modalign.catalog.db import session_scope
+from modalign.service.deps import StateDep
+from modalign.service.gauges import queue_depth
+from modalign.service.problems import problem_responses
+from modalign.service.schemas import Dashboard, ThroughputPoint
+from modalign.service.state import ServiceState
+from modalign.service.stats import item_totals, throughput
+from modalign.service.views import job_detail, model_view
+
+router = APIRouter(tags=["dashboard"])
+templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+
+DASHBOARD_JOBS = 10
+THROUGHPUT_MINUTES = 10
+POLL_MS = 1500
+FAILURES_SHOWN = 5
+
+
+def dashboard_data(state: ServiceState) -> Dashboard:
+    """Everything the page shows, read in one catalog transaction."""
+    with session_scope(state.sessions) as session:
+        jobs = [
+            job_detail(j, repo.list_failures(session=session, job_id=j.id, limit=FAILURES_SHOWN))
+            for j in repo.list_jobs(session=session, limit=DASHBOARD_JOBS)
+        ]
+        models = [model_view(m, state.store) for m in repo.list_model_versions(session=session)]
+        minutes = throughput(session=session, minutes=THROUGHPUT_MINUTES)
+        totals = item_totals(session=session)
+    return Dashboard(
+        jobs=jobs,
+        throughput=[ThroughputPoint(start=m.start, items=m.items) for m in minutes],
+        queue_depth=queue_depth(state), broker_mode=state.settings.broker.mode,
+        models=models, active_model=state.store.active_version(), item_totals=totals,
+    )
+
+
+@router.get("/v1/dashboard", response_model=Dashboard, responses=problem_responses(503))
+async def dashboard_json(state: StateDep) -> Dashboard:
+    """Jobs, throughput per minute, queue depth and collections, for the ops page."""
+    return await run_in_threadpool(dashboard_data, state)
+
+
+@router.get("/", response_class=HTMLResponse, include_in_schema=False)
+async def dashboard_page(request: Request, state: StateDep) -> HTMLResponse:
+    """The ops page."""
+    data = await run_in_threadpool(dashboard_data, state)
+    return templates.TemplateResponse(
+        request, "dashboard.html",
+        {"data": data, "poll_ms": POLL_MS, "encoder": state.queries.version,
+         "max_upload_bytes": state.settings.service.max_upload_bytes},
+    )

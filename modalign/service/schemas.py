@@ -1,0 +1,267 @@
+"""Request and response bodies of the HTTP API (pydantic), each with an OpenAPI example."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from modalign.search.filters import Filter
+
+MAX_LIMIT = 100
+MAX_OFFSET = 10_000
+MAX_TEXT_CHARS = 1_000
+MAX_VECTOR_DIM = 4_096
+
+FILTER_EXAMPLE: Any = {"must": [{"field": "source", "op": "match", "value": "emoji"}]}
+
+
+class QueryKnobs(BaseModel):
+    """Paging and engine knobs shared by every search."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    filter: Filter | None = Field(None, description="Payload filter (must / should / must_not).")
+    limit: int = Field(10, ge=1, le=MAX_LIMIT, description="Hits to return.")
+    offset: int = Field(0, ge=0, le=MAX_OFFSET, description="Hits to skip (paging).")
+    score_threshold: float | None = Field(
+        None, ge=-1.0, le=1.0, description="Drop hits with a lower cosine similarity."
+    )
+    ef: int | None = Field(None, ge=8, le=4_096, description="HNSW beam width for this query.")
+    exact: bool = Field(False, description="Brute-force search instead of HNSW.")
+
+
+class QueryBody(QueryKnobs):
+    """A JSON search: a text query, or a raw query vector."""
+
+    text: str | None = Field(
+        None, min_length=1, max_length=MAX_TEXT_CHARS, description="Free-text query."
+    )
+    vector: list[float] | None = Field(
+        None, min_length=1, max_length=MAX_VECTOR_DIM,
+        description="A query vector in the model's embedding space (instead of text).",
+    )
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"text": "a red apple", "limit": 5},
+                {"text": "a cat", "filter": FILTER_EXAMPLE, "limit": 10, "offset": 10},
+            ]
+        },
+    )
+
+    @model_validator(mode="after")
+    def _one_query(self) -> Self:
+        if (self.text is None) == (self.vector is None):
+            raise ValueError("give exactly one of 'text' or 'vector'")
+        if self.text is not None and not self.text.strip():
+            raise ValueError("'text' must not be blank")
+        return self
+
+
+class SimilarBody(QueryKnobs):
+    """Images like a catalogued one."""
+
+    asset_id: int = Field(ge=1, le=2**62, description="The asset whose image is the query.")
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"asset_id": 1, "limit": 8}]}
+    )
+
+
+class UploadForm(BaseModel):
+    """A multipart search: the image file plus the same knobs as plain form fields."""
+
+    file: bytes = Field(json_schema_extra={"format": "binary"}, description="The query image.")
+    limit: int = Field(10, ge=1, le=MAX_LIMIT)
+    offset: int = Field(0, ge=0, le=MAX_OFFSET)
+    score_threshold: float | None = Field(None, ge=-1.0, le=1.0)
+    ef: int | None = Field(None, ge=8, le=4_096)
+    exact: bool = False
+    filter: str | None = Field(None, description="The filter as a JSON string.")
+
+
+class JobRequest(BaseModel):
+    """Ingest a source path (folder, JSONL manifest, COCO or Flickr30K captions)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"source": "demo/manifest.jsonl", "dataset": "demo", "tags": ["demo"]}]
+        },
+    )
+
+    source: str = Field(
+        min_length=1, max_length=4_096,
+        description="Path under an allowed folder; relative paths are taken from the data dir.",
+    )
+    dataset: str | None = Field(None, min_length=1, max_length=128, pattern=r"^[\w.\-]+$")
+    tags: list[str] = Field(default_factory=list, max_length=32)
+
+
+class FailureView(BaseModel):
+    """A job item that failed, and why."""
+
+    seq: int
+    uri: str
+    error: str | None
+    attempts: int
+
+
+class JobView(BaseModel):
+    """A job's state and progress counters."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{
+                "id": 3, "kind": "ingest", "status": "running", "dataset": "demo",
+                "tags": [], "source": {"path": "/data/demo/manifest.jsonl"},
+                "total_items": 1000, "done_items": 400, "failed_items": 2,
+                "skipped_items": 0, "pending_items": 598, "new_points": 800,
+                "progress": 0.402, "rate_items_per_s": 55.1, "eta_s": 10.9,
+                "created_at": "2026-01-01T00:00:00Z", "started_at": "2026-01-01T00:00:01Z",
+                "finished_at": None, "updated_at": "2026-01-01T00:00:08Z",
+                "model_version_id": 1, "error": None,
+            }]
+        }
+    )
+
+    id: int
+    kind: str
+    status: str
+    dataset: str
+    tags: list[str]
+    source: dict[str, Any]
+    total_items: int
+    done_items: int
+    failed_items: int
+    skipped_items: int
+    pending_items: int
+    new_points: int
+    progress: float = Field(description="Finished items / total items (0..1).")
+    rate_items_per_s: float | None = Field(description="Finished items per second so far.")
+    eta_s: float | None = Field(description="Seconds left at the current rate.")
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    updated_at: datetime
+    model_version_id: int | None
+    error: str | None
+
+
+class JobDetail(JobView):
+    """A job with its failed items (first page)."""
+
+    failures: list[FailureView]
+
+
+class JobList(BaseModel):
+    jobs: list[JobView]
+
+
+class ModelView(BaseModel):
+    """A registered model version."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{
+                "id": 1, "name": "v1", "dims": 256, "active": True,
+                "created_at": "2026-01-01T00:00:00Z", "metrics": {"i2t_r@1": 0.41},
+                "card": {}, "collections": [],
+            }]
+        }
+    )
+
+    id: int
+    name: str
+    dims: int
+    active: bool
+    created_at: datetime
+    metrics: dict[str, Any]
+    card: dict[str, Any]
+    collections: list[CollectionView] = Field(default_factory=list)
+
+
+class CollectionView(BaseModel):
+    """A vector collection's size and index state."""
+
+    name: str
+    kind: str
+    points: int
+    indexed_points: int
+    segments: int
+    status: str
+
+
+class ModelList(BaseModel):
+    models: list[ModelView]
+    active: str | None = Field(description="Name of the active model version (the store's).")
+
+
+class CaptionView(BaseModel):
+    id: int
+    text: str
+    position: int
+
+
+class AssetView(BaseModel):
+    """A catalogued image and its captions."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{
+                "id": 7, "content_hash": "ab" * 32, "uri": "emoji/1f34e.png", "width": 128,
+                "height": 128, "mime": "image/png", "size_bytes": 5120, "source": "emoji",
+                "dataset": "demo", "split": "train", "tags": ["food"],
+                "created_at": "2026-01-01T00:00:00Z", "thumbnail_url": "/v1/assets/7/thumbnail",
+                "captions": [{"id": 9, "text": "red apple", "position": 0}],
+            }]
+        }
+    )
+
+    id: int
+    content_hash: str
+    uri: str
+    width: int
+    height: int
+    mime: str
+    size_bytes: int
+    source: str
+    dataset: str
+    split: str | None
+    tags: list[str]
+    created_at: datetime
+    thumbnail_url: str
+    captions: list[CaptionView]
+
+
+class CheckView(BaseModel):
+    ok: bool
+    detail: str
+
+
+class Readiness(BaseModel):
+    """Whether each dependency answered."""
+
+    status: str = Field(description="ok when every check passed.")
+    checks: dict[str, CheckView]
+
+
+class ThroughputPoint(BaseModel):
+    start: datetime
+    items: int
+
+
+class Dashboard(BaseModel):
+    """Everything the ops page shows, in one poll."""
+
+    jobs: list[JobDetail] = Field(description="Newest jobs, each with its first failures.")
+    throughput: list[ThroughputPoint]
+    queue_depth: int | None
+    broker_mode: str
+    models: list[ModelView]
+    active_model: str | None
+    item_totals: dict[str, int]

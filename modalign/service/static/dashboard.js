@@ -1,0 +1,150 @@
+// modalign ops dashboard: polls /v1/dashboard and updates the page in place; runs searches.
+"use strict";
+
+const POLL_MS = Number(document.body.dataset.pollMs) || 1500;
+const $ = (sel) => document.querySelector(sel);
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (key === "class") node.className = value;
+    else if (key === "style") node.style.cssText = value;
+    else node.setAttribute(key, value);
+  }
+  for (const child of children) {
+    if (child !== null && child !== undefined) {
+      node.append(child instanceof Node ? child : String(child));
+    }
+  }
+  return node;
+}
+
+function jobRow(job) {
+  const finished = job.done_items + job.failed_items + job.skipped_items;
+  const pct = (job.progress * 100).toFixed(1);
+  const failures = el("td", {}, job.failed_items);
+  if (job.failures && job.failures.length) {
+    const list = el("ul", {}, ...job.failures.map((f) => el("li", {}, el("code", {}, f.uri), ": ", f.error)));
+    failures.append(el("details", {}, el("summary", {}, "reasons"), list));
+  }
+  return el("tr", { "data-job": job.id },
+    el("td", {}, job.id),
+    el("td", {}, el("span", { class: `badge ${job.status}` }, job.status)),
+    el("td", {}, job.dataset),
+    el("td", { class: "wide" },
+      el("div", { class: "bar" }, el("div", { class: "fill", style: `width: ${pct}%` })),
+      el("span", { class: "count" }, `${finished} / ${job.total_items}`)),
+    el("td", {}, job.rate_items_per_s ? `${job.rate_items_per_s.toFixed(1)}/s` : "–"),
+    el("td", {}, job.eta_s ? `${Math.round(job.eta_s)}s` : "–"),
+    failures);
+}
+
+function renderJobs(jobs) {
+  const body = $("#jobs tbody");
+  const open = new Set([...body.querySelectorAll("details[open]")].map((d) => d.closest("tr").dataset.job));
+  const rows = jobs.length ? jobs.map(jobRow)
+    : [el("tr", { class: "empty" }, el("td", { colspan: 7 }, "no jobs yet"))];
+  body.replaceChildren(...rows);
+  for (const id of open) {
+    const details = body.querySelector(`tr[data-job="${id}"] details`);
+    if (details) details.open = true;
+  }
+}
+
+function renderThroughput(points) {
+  const peak = Math.max(0, ...points.map((p) => p.items));
+  const cols = points.map((p) => {
+    const label = new Date(p.start).toTimeString().slice(0, 5);
+    const height = peak ? (100 * p.items) / peak : 0;
+    return el("div", { class: "col", title: `${label}: ${p.items} items` },
+      el("div", { class: "stick", style: `height: ${height}%` }), el("span", {}, p.items));
+  });
+  $("#throughput").replaceChildren(...cols);
+}
+
+function renderCollections(models, active) {
+  const rows = models.map((m) => {
+    const byKind = Object.fromEntries(m.collections.map((c) => [c.kind, c]));
+    const name = el("td", {}, m.name);
+    if (m.name === active) name.append(" ", el("span", { class: "badge completed" }, "active"));
+    return el("tr", { class: m.name === active ? "active" : "" }, name,
+      el("td", {}, byKind.images ? byKind.images.points : "–"),
+      el("td", {}, byKind.captions ? byKind.captions.points : "–"),
+      el("td", {}, byKind.images ? byKind.images.status : "–"));
+  });
+  $("#collections tbody").replaceChildren(...(rows.length ? rows
+    : [el("tr", { class: "empty" }, el("td", { colspan: 4 }, "no model versions yet"))]));
+}
+
+function renderFacts(data) {
+  $("#queue-depth").textContent = data.queue_depth ?? "–";
+  $("#broker-mode").textContent = data.broker_mode;
+  const t = data.item_totals;
+  $("#item-totals").textContent = `${t.done ?? 0} done · ${t.failed ?? 0} failed · ${t.pending ?? 0} pending`;
+  $("#updated").textContent = `updated ${new Date().toLocaleTimeString()}`;
+}
+
+async function poll() {
+  try {
+    const response = await fetch("/v1/dashboard", { headers: { Accept: "application/json" } });
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    const data = await response.json();
+    renderJobs(data.jobs);
+    renderThroughput(data.throughput);
+    renderCollections(data.models, data.active_model);
+    renderFacts(data);
+  } catch (error) {
+    $("#updated").textContent = `update failed: ${error.message}`;
+  } finally {
+    setTimeout(poll, POLL_MS);
+  }
+}
+
+function hitLabel(hit) {
+  const asset = hit.asset || {};
+  const captions = asset.captions || [];
+  return hit.text || (captions[0] && captions[0].text) || asset.uri || `asset ${hit.asset_id}`;
+}
+
+function renderHits(hits) {
+  const cards = hits.map((hit) => el("figure", { class: "hit" },
+    el("img", { src: `/v1/assets/${hit.asset_id}/thumbnail?size=256`, alt: hitLabel(hit), loading: "lazy" }),
+    el("div", { class: "caption", title: hitLabel(hit) }, hitLabel(hit)),
+    el("div", { class: "score" }, hit.score.toFixed(3))));
+  $("#results").replaceChildren(...cards);
+}
+
+async function runSearch(event) {
+  event.preventDefault();
+  const text = $("#search-text").value.trim();
+  const file = $("#search-image").files[0];
+  let request;
+  if (file) {
+    const form = new FormData();
+    form.append("file", file);
+    form.append("limit", "24");
+    request = { method: "POST", body: form };
+  } else if (text) {
+    request = { method: "POST", headers: { "Content-Type": "application/json" },
+                body: JSON.stringify({ text, limit: 24 }) };
+  } else {
+    $("#search-status").textContent = "type a query or choose an image";
+    return;
+  }
+  $("#search-status").textContent = "searching…";
+  const started = performance.now();
+  try {
+    const response = await fetch("/v1/search/images", request);
+    const body = await response.json();
+    if (!response.ok) throw new Error(body.detail || body.title || `HTTP ${response.status}`);
+    renderHits(body.hits);
+    const ms = Math.round(performance.now() - started);
+    $("#search-status").textContent = `${body.hits.length} images in ${ms} ms`;
+  } catch (error) {
+    $("#search-status").textContent = `search failed: ${error.message}`;
+  }
+}
+
+$("#search-form").addEventListener("submit", runSearch);
+$("#search-image").addEventListener("change", () => { if ($("#search-image").files[0]) $("#search-text").value = ""; });
+setTimeout(poll, POLL_MS);
