@@ -1,16 +1,35 @@
-"""`modalign serve`: the HTTP API and dashboard."""
+"""`modalign serve`: the HTTP API and ops dashboard under uvicorn."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
-from modalign.commands import fail, settings_of
+from modalign.commands import settings_of
 
 
-def serve(ctx: typer.Context) -> None:
-    """Serve the HTTP API and the ops dashboard."""
-    settings_of(ctx)
-    raise fail("serve is not built yet (issue 6)", 2)
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str | None, typer.Option(help="Bind address (default from settings).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default from settings).")] = None,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+) -> None:
+    """Serve the HTTP API and the ops dashboard (one process: it owns the embedded store)."""
+    import uvicorn
+
+    from modalign.service.app import create_app
+
+    settings = settings_of(ctx)
+    app = create_app(settings)
+    uvicorn.run(
+        app,
+        host=host or settings.service.host,
+        port=port if port is not None else settings.service.port,
+        log_level=log_level,
+        workers=1,
+        proxy_headers=True,
+    )
 
 
 def register(app: typer.Typer) -> None:
