@@ -2,26 +2,257 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
 import typer
 
 from modalign.commands import fail, settings_of
+from modalign.config import Settings
+from modalign.errors import ModalignError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from modalign.encoders.evaluate import EvalResult
+    from modalign.encoders.progress import Advance
 
 models_app = typer.Typer(help="Model versions: list, activate.", no_args_is_help=True)
 
-
-def train(ctx: typer.Context) -> None:
-    """Train the projection heads of the dual encoder."""
-    settings_of(ctx)
-    raise fail("train is not built yet (issue 3)", 2)
+BASELINE_DIR = "baseline-toy"
 
 
-def evaluate(ctx: typer.Context) -> None:
-    """Evaluate a model version on a split."""
-    settings_of(ctx)
-    raise fail("evaluate is not built yet (issue 3)", 2)
+class RichSink:
+    """Progress bars on stderr for the encoders' library code."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+
+    def task(self, description: str, total: int) -> Advance:
+        task_id = self.progress.add_task(description, total=total)
+        return lambda n: self.progress.advance(task_id, n)
+
+
+def _console() -> Console:
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+def _progress(console: Console) -> Progress:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    return Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TimeElapsedColumn(), TimeRemainingColumn(), console=console,
+    )
+
+
+def _manifest(settings: Settings, manifest: Path | None) -> Path:
+    from modalign.encoders.run import default_manifest
+
+    path = manifest or default_manifest(settings)
+    if not path.exists():
+        raise fail(f"manifest {path} does not exist (build it with `modalign data build-demo`)")
+    return path
+
+
+def _metrics_table(results: list[EvalResult], console: Console) -> None:
+    from rich.table import Table
+
+    table = Table("model", "split", "direction", "R@1", "R@5", "R@10", "median", "mean")
+    for result in results:
+        metrics = result.metrics()
+        for direction in ("text_to_image", "image_to_text"):
+            m = metrics[direction]
+            table.add_row(
+                result.model, result.split, direction, f"{m['R@1']:.1f}", f"{m['R@5']:.1f}",
+                f"{m['R@10']:.1f}", f"{m['median_rank']:g}", f"{m['mean_rank']:.1f}",
+            )
+    console.print(table)
+
+
+def _run_training(
+    settings: Settings, manifest: Path, version: str | None, epochs: int, head: str, seed: int,
+) -> None:
+    from modalign.encoders.heads import HeadSpec
+    from modalign.encoders.registry import register_checkpoint
+    from modalign.encoders.run import train_model
+    from modalign.encoders.train import EpochRecord, TrainConfig
+
+    console = _console()
+    spec = HeadSpec(embed_dim=settings.encoders.embed_dim, kind=head)  # type: ignore[arg-type]
+    config = TrainConfig(spec=spec, epochs=epochs, seed=seed)
+    with _progress(console) as progress:
+        epoch_task = progress.add_task("training epochs", total=epochs)
+
+        def on_epoch(record: EpochRecord) -> None:
+            progress.update(epoch_task, completed=record.epoch, description=(
+                f"epoch {record.epoch} loss {record.loss:.3f} val R@10 "
+                f"t2i {record.val_t2i_r10:.1f} i2t {record.val_i2t_r10:.1f}"))
+
+        outcome = train_model(
+            settings, manifest, config, version, sink=RichSink(progress), on_epoch=on_epoch
+        )
+    activated = register_checkpoint(settings, outcome.directory, outcome.card)
+    _metrics_table(list(outcome.evals.values()), console)
+    timings = ", ".join(f"{k} {v:.1f}" for k, v in outcome.timings.items())
+    console.print(
+        f"model {outcome.card.name} written to {outcome.directory} ({timings}); "
+        f"best epoch {outcome.result.best_epoch}; "
+        + ("activated" if activated else "activate it with `modalign models activate`")
+    )
+
+
+def _run_baseline(settings: Settings, manifest: Path, seconds: float, seed: int) -> None:
+    from modalign.encoders.baseline import train_baseline
+    from modalign.encoders.run import ranks_file, save_ranks, split_samples
+
+    console = _console()
+    with console.status(f"training the toy baseline for ~{seconds:.0f} s"):
+        outcome = train_baseline(split_samples(manifest), seconds, seed)
+    directory = settings.paths.models_dir / BASELINE_DIR
+    for split, result in outcome.evals.items():
+        save_ranks(result, ranks_file(directory, split))
+    summary = {"epochs": outcome.epochs, "seconds": round(outcome.seconds, 1),
+               "metrics": {s: r.metrics() for s, r in outcome.evals.items()}}
+    (directory / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    _metrics_table(list(outcome.evals.values()), console)
+    console.print(f"baseline: {outcome.epochs} epochs in {outcome.seconds:.0f} s -> {directory}")
+
+
+def train(
+    ctx: typer.Context,
+    manifest: Annotated[Path | None, typer.Option(help="JSONL manifest (default: demo).")] = None,
+    version: Annotated[
+        str | None, typer.Option(help="Model version name (default: resume or next v<N>).")
+    ] = None,
+    epochs: Annotated[int, typer.Option(min=1, help="Maximum epochs (early stop on val).")] = 40,
+    head: Annotated[
+        str | None, typer.Option(help="Head kind: linear or mlp (default from settings).")
+    ] = None,
+    baseline: Annotated[
+        bool, typer.Option("--baseline", help="Train the toy baseline instead.")
+    ] = False,
+    seconds: Annotated[float, typer.Option(help="Baseline CPU-time budget (s).")] = 120.0,
+) -> None:
+    """Train the projection heads of the dual encoder (or, with --baseline, the toy model)."""
+    settings = settings_of(ctx)
+    path = _manifest(settings, manifest)
+    kind = head or settings.encoders.head
+    if kind not in ("linear", "mlp"):
+        raise fail(f"--head must be linear or mlp, not {kind!r}")
+    try:
+        if baseline:
+            _run_baseline(settings, path, seconds, settings.seed)
+        else:
+            _run_training(settings, path, version, epochs, kind, settings.seed)
+    except ModalignError as exc:
+        raise fail(str(exc)) from exc
+
+
+def _write_reports(settings: Settings, results: list[EvalResult]) -> Path:
+    from modalign.encoders.report import plot_recall, write_report
+
+    out = settings.paths.reports_dir
+    stem = f"eval-{results[0].model}-{results[0].split}"
+    plot = plot_recall(results, out / f"{stem}-recall.png")
+    notes = [f"image backend: {settings.encoders.image_backend}"]
+    return write_report(results, out / f"{stem}.md", plot, notes)
+
+
+def _with_baseline(settings: Settings, result: EvalResult) -> list[EvalResult]:
+    from modalign.encoders.run import load_ranks, ranks_file
+
+    saved = ranks_file(settings.paths.models_dir / BASELINE_DIR, result.split)
+    return [result, load_ranks(saved, result.split)] if saved.exists() else [result]
+
+
+def evaluate(
+    ctx: typer.Context,
+    model: Annotated[str | None, typer.Option(help="Model version (default: active).")] = None,
+    split: Annotated[str, typer.Option(help="train, val or test.")] = "test",
+    manifest: Annotated[Path | None, typer.Option(help="JSONL manifest (default: demo).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Evaluate a model version on a split: exact R@1/5/10, median and mean rank."""
+    from modalign.encoders.run import evaluate_model
+
+    settings = settings_of(ctx)
+    path = _manifest(settings, manifest)
+    console = _console()
+    try:
+        with _progress(console) as progress:
+            result = evaluate_model(settings, path, split, model, RichSink(progress))
+        report = _write_reports(settings, _with_baseline(settings, result))
+    except ModalignError as exc:
+        raise fail(str(exc)) from exc
+    if as_json:
+        typer.echo(json.dumps(result.metrics()))
+        return
+    _metrics_table(_with_baseline(settings, result), console)
+    console.print(f"report: {report}")
+
+
+def _version_dict(info: Any) -> dict[str, Any]:
+    test = info.metrics.get("test", {})
+    return {
+        "name": info.name, "dims": info.dims, "active": info.active,
+        "created_at": info.created_at.isoformat(), "checkpoint": info.checkpoint_path,
+        "test_t2i_R@10": test.get("text_to_image", {}).get("R@10"),
+        "test_i2t_R@10": test.get("image_to_text", {}).get("R@10"),
+    }
+
+
+@models_app.command("list")
+def models_list(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List the registered model versions (* marks the active one)."""
+    from modalign.encoders.registry import list_versions
+
+    try:
+        rows = [_version_dict(info) for info in list_versions(settings_of(ctx))]
+    except ModalignError as exc:
+        raise fail(str(exc)) from exc
+    if as_json:
+        typer.echo(json.dumps(rows))
+        return
+    for row in rows:
+        mark = "*" if row["active"] else " "
+        typer.echo(
+            f"{mark} {row['name']:<16} dims={row['dims']} created={row['created_at']} "
+            f"test R@10 t2i={row['test_t2i_R@10']} i2t={row['test_i2t_R@10']}"
+        )
+
+
+@models_app.command("activate")
+def models_activate(
+    ctx: typer.Context, version: Annotated[str, typer.Argument(help="Model version name.")]
+) -> None:
+    """Make a model version the active one."""
+    from modalign.encoders.registry import activate_version
+
+    try:
+        info = activate_version(settings_of(ctx), version)
+    except ModalignError as exc:
+        raise fail(str(exc)) from exc
+    typer.echo(f"active model: {info.name}")
 
 
 def register(app: typer.Typer) -> None:
     app.command("train")(train)
     app.command("evaluate")(evaluate)
     app.add_typer(models_app, name="models")
+
+

@@ -1,0 +1,109 @@
+"""Checkpoints: ``<models_dir>/<version>/heads.safetensors`` + ``card.json``.
+
+The card records what is needed to rebuild and judge the model: towers (ids, feature dims, input
+size), head shape, embedding dim, temperature, the training-data hash, metrics and created_at.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from modalign.encoders.heads import AlignmentHeads, HeadSpec
+from modalign.errors import EncoderError, NotFoundError
+
+WEIGHTS_FILE = "heads.safetensors"
+CARD_FILE = "card.json"
+
+
+@dataclass
+class ModelCard:
+    """Description of one trained model version."""
+
+    name: str
+    towers: dict[str, Any]
+    heads: dict[str, Any]
+    temperature: float
+    data_hash: str
+    metrics: dict[str, Any] = field(default_factory=dict)
+    training: dict[str, Any] = field(default_factory=dict)
+    created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
+
+    @property
+    def spec(self) -> HeadSpec:
+        return HeadSpec.from_dict(self.heads)
+
+    @property
+    def dim(self) -> int:
+        return self.spec.embed_dim
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["dims"] = {"embed": self.dim, "image": self.spec.image_dim, "text": self.spec.text_dim}
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelCard:
+        return cls(**{key: data[key] for key in cls.__dataclass_fields__ if key in data})
+
+
+def _write_atomic(path: Path, payload: bytes) -> None:
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(payload)
+    os.replace(tmp_name, path)
+
+
+def save_checkpoint(directory: Path, heads: AlignmentHeads, card: ModelCard) -> Path:
+    """Write the heads' weights and the card into ``directory``; returns the directory."""
+    from safetensors.torch import save
+
+    directory.mkdir(parents=True, exist_ok=True)
+    tensors = {name: t.detach().contiguous() for name, t in heads.state_dict().items()}
+    _write_atomic(directory / WEIGHTS_FILE, save(tensors, metadata={"name": card.name}))
+    write_card(directory, card)
+    return directory
+
+
+def write_card(directory: Path, card: ModelCard) -> None:
+    """(Re)write ``card.json`` in ``directory``."""
+    text = json.dumps(card.to_dict(), indent=2, sort_keys=True) + "\n"
+    _write_atomic(directory / CARD_FILE, text.encode())
+
+
+def read_card(directory: Path) -> ModelCard:
+    """The card of the checkpoint in ``directory``."""
+    path = directory / CARD_FILE
+    if not path.exists():
+        raise NotFoundError(f"no model card at {path}")
+    try:
+        return ModelCard.from_dict(json.loads(path.read_text()))
+    except (ValueError, TypeError) as exc:
+        raise EncoderError(f"unreadable model card {path}: {exc}") from exc
+
+
+def load_checkpoint(directory: Path) -> tuple[AlignmentHeads, ModelCard]:
+    """The heads (eval mode) and card stored in ``directory``."""
+    from safetensors.torch import load_file
+
+    card = read_card(directory)
+    heads = AlignmentHeads(card.spec)
+    try:
+        state = load_file(str(directory / WEIGHTS_FILE))
+        heads.load_state_dict(state)
+    except (OSError, RuntimeError) as exc:
+        raise EncoderError(f"cannot load the heads in {directory}: {exc}") from exc
+    return heads.eval(), card
+
+
+def logit_temperature(heads: AlignmentHeads) -> float:
+    """The learned temperature 1 / exp(logit_scale)."""
+    with torch.no_grad():
+        return float(1.0 / heads.scale())

@@ -1,0 +1,75 @@
+"""Evaluation of a model version on a split: exact ranks in both directions -> metrics.
+
+text->image: each image's first (name) caption queries the split's images.
+image->text: each image queries all the split's captions; a hit is any caption of that image.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from modalign.encoders.dual import DualEncoder
+from modalign.encoders.extract import SplitFeatures
+from modalign.encoders.metrics import image_to_text_ranks, rank_metrics, text_to_image_ranks
+
+
+@dataclass
+class EvalResult:
+    """Exact ranks of one model on one split, and the metrics they give."""
+
+    model: str
+    split: str
+    t2i_ranks: np.ndarray
+    i2t_ranks: np.ndarray
+    images: int
+    captions: int
+
+    def metrics(self) -> dict[str, Any]:
+        """The issue's JSON object: model, split, text_to_image, image_to_text."""
+        return {
+            "model": self.model,
+            "split": self.split,
+            "text_to_image": rank_metrics(self.t2i_ranks, self.images),
+            "image_to_text": rank_metrics(self.i2t_ranks, self.captions),
+        }
+
+
+def evaluate_embeddings(
+    model: str,
+    split: str,
+    image_emb: np.ndarray,
+    caption_emb: np.ndarray,
+    caption_owner: np.ndarray,
+    first_caption: np.ndarray,
+) -> EvalResult:
+    """Ranks of unit-norm embeddings (images; all captions with their owner image)."""
+    return EvalResult(
+        model=model,
+        split=split,
+        t2i_ranks=text_to_image_ranks(image_emb, caption_emb[first_caption]),
+        i2t_ranks=image_to_text_ranks(image_emb, caption_emb, caption_owner),
+        images=len(image_emb),
+        captions=len(caption_emb),
+    )
+
+
+def evaluate_encoder(encoder: DualEncoder, split: str, features: SplitFeatures) -> EvalResult:
+    """Evaluate ``encoder`` on a split's tower features (the plain view of each image)."""
+    return evaluate_embeddings(
+        encoder.version,
+        split,
+        encoder.encode_image_features(features.images[:, 0]),
+        encoder.encode_text_features(features.captions),
+        features.caption_owner,
+        features.first_caption,
+    )
+
+
+def summary_row(result: EvalResult) -> Sequence[float]:
+    """t2i R@1/5/10 and i2t R@1/5/10 of a result, for tables."""
+    metrics = result.metrics()
+    return [metrics[d][f"R@{k}"] for d in ("text_to_image", "image_to_text") for k in (1, 5, 10)]

@@ -1,0 +1,64 @@
+"""Turn decoded RGB images into the image tower's input tensor layout (N, 3, S, S), float32.
+
+Images are letterboxed onto a white square (nothing is cropped away: drawings and glyphs keep their
+edges), resized to ``size`` with bicubic filtering, and normalised with mean = std = 0.5, as
+EfficientNet-Lite expects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from PIL import Image
+
+WHITE = (255, 255, 255)
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """RGB version of ``image``; transparency is composited over white."""
+    if image.mode == "RGB":
+        return image
+    if image.mode in ("RGBA", "LA", "P", "PA") or "transparency" in image.info:
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (*WHITE, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    return image.convert("RGB")
+
+
+def letterbox(image: Image.Image, size: int) -> Image.Image:
+    """``image`` scaled to fit a ``size`` x ``size`` white square, centred."""
+    rgb = to_rgb(image)
+    scale = size / max(rgb.width, rgb.height)
+    width = max(1, round(rgb.width * scale))
+    height = max(1, round(rgb.height * scale))
+    resized = rgb.resize((width, height), Image.Resampling.BICUBIC, reducing_gap=3.0)
+    canvas = Image.new("RGB", (size, size), WHITE)
+    canvas.paste(resized, ((size - width) // 2, (size - height) // 2))
+    return canvas
+
+
+def to_array(image: Image.Image) -> np.ndarray:
+    """One square RGB image as a (3, S, S) float32 array normalised to [-1, 1]."""
+    pixels = np.asarray(image, dtype=np.float32)
+    return ((pixels / 255.0 - 0.5) / 0.5).transpose(2, 0, 1)
+
+
+def view_of(image: Image.Image, view: str) -> Image.Image:
+    """An augmented view of ``image``: ``plain``, ``flip`` (mirrored) or ``zoom`` (central 80%)."""
+    if view == "flip":
+        return image.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+    if view == "zoom":
+        dx, dy = image.width // 10, image.height // 10
+        return image.crop((dx, dy, image.width - dx, image.height - dy))
+    return image
+
+
+def batch_pixels(
+    images: Sequence[Image.Image], size: int, view: str = "plain"
+) -> np.ndarray:
+    """The (N, 3, size, size) float32 tower input of ``images`` (in the given augmented view)."""
+    arrays = [to_array(letterbox(view_of(to_rgb(image), view), size)) for image in images]
+    if not arrays:
+        return np.zeros((0, 3, size, size), dtype=np.float32)
+    return np.stack(arrays)

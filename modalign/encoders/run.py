@@ -1,0 +1,183 @@
+"""``modalign train`` and ``modalign evaluate`` end to end: manifest -> features -> heads -> card.
+
+A training run lives in ``<models_dir>/<version>/``: ``train_state.pt`` while it runs (an
+interrupted run resumes from it), then ``heads.safetensors`` + ``card.json`` + ``training.png``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from modalign.config import Settings
+from modalign.encoders.checkpoint import CARD_FILE, ModelCard, logit_temperature, save_checkpoint
+from modalign.encoders.data import Sample, data_hash, samples_from_manifest
+from modalign.encoders.evaluate import EvalResult, evaluate_embeddings
+from modalign.encoders.extract import SplitFeatures
+from modalign.encoders.heads import AlignmentHeads
+from modalign.encoders.pipeline import FeatureSource
+from modalign.encoders.progress import ProgressSink
+from modalign.encoders.report import plot_training
+from modalign.encoders.tower_registry import image_cache_id, text_cache_id
+from modalign.encoders.train import EpochRecord, TrainConfig, TrainResult, train_heads
+from modalign.errors import InvalidInputError
+
+log = logging.getLogger(__name__)
+
+STATE_FILE = "train_state.pt"
+SPLITS = ("train", "val", "test")
+
+
+@dataclass
+class TrainOutcome:
+    """A finished training run."""
+
+    card: ModelCard
+    directory: Path
+    result: TrainResult
+    evals: dict[str, EvalResult]
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def split_samples(manifest: Path) -> dict[str, list[Sample]]:
+    """The manifest's samples by split; train and val must not be empty."""
+    samples = samples_from_manifest(manifest)
+    by_split = {name: [s for s in samples if s.split == name] for name in SPLITS}
+    for name in ("train", "val"):
+        if len(by_split[name]) < 2:
+            raise InvalidInputError(f"{manifest}: the {name} split needs at least 2 images")
+    return by_split
+
+
+def _version_numbers(models_dir: Path) -> list[int]:
+    names = [p.name for p in models_dir.glob("v*") if p.is_dir()] if models_dir.exists() else []
+    return sorted(int(n[1:]) for n in names if re.fullmatch(r"v\d+", n))
+
+
+def choose_version(models_dir: Path) -> str:
+    """The latest unfinished run (to resume it), else the next free ``v<N>``."""
+    numbers = _version_numbers(models_dir)
+    if numbers and not (models_dir / f"v{numbers[-1]}" / CARD_FILE).exists():
+        return f"v{numbers[-1]}"
+    return f"v{(numbers[-1] if numbers else 0) + 1}"
+
+
+def evaluate_heads(heads: AlignmentHeads, name: str, split: str, f: SplitFeatures) -> EvalResult:
+    """Evaluate trained heads on a split's cached features (plain view)."""
+    import torch
+
+    with torch.inference_mode():
+        images = heads.embed_images(torch.from_numpy(f.images[:, 0])).numpy()
+        captions = heads.embed_texts(torch.from_numpy(f.captions)).numpy()
+    return evaluate_embeddings(name, split, images, captions, f.caption_owner, f.first_caption)
+
+
+def _card(
+    settings: Settings, name: str, heads: AlignmentHeads, config: TrainConfig,
+    samples: dict[str, list[Sample]], evals: dict[str, EvalResult], extra: dict[str, object],
+) -> ModelCard:
+    towers = {
+        "image": {"name": "efficientnet-lite0", "id": image_cache_id(settings, "onnx"),
+                  "feature_dim": heads.spec.image_dim, "image_size": settings.encoders.image_size,
+                  "preprocess": "letterbox on white, bicubic, mean=std=0.5"},
+        "text": {"name": "all-MiniLM-L6-v2", "id": text_cache_id(),
+                 "feature_dim": heads.spec.text_dim},
+    }
+    return ModelCard(
+        name=name, towers=towers, heads=heads.spec.to_dict(),
+        temperature=logit_temperature(heads),
+        data_hash=data_hash([*samples["train"], *samples["val"]]),
+        metrics={split: result.metrics() for split, result in evals.items()},
+        training={"config": config.to_dict(), **extra},
+    )
+
+
+def train_model(
+    settings: Settings,
+    manifest: Path,
+    config: TrainConfig,
+    version: str | None = None,
+    views: Sequence[str] = ("plain", "flip"),
+    sink: ProgressSink | None = None,
+    on_epoch: Callable[[EpochRecord], None] | None = None,
+) -> TrainOutcome:
+    """Cache features, train the heads, evaluate on val and test, write the checkpoint."""
+    started = time.perf_counter()
+    samples = split_samples(manifest)
+    source = FeatureSource(settings, sink, backend="onnx" if settings.encoders.image_backend
+                           == "onnx-int8" else None)
+    features = {
+        name: source.features(samples[name], views if name == "train" else ("plain",))
+        for name in SPLITS if samples[name]
+    }
+    extracted = time.perf_counter()
+    name = version or choose_version(settings.paths.models_dir)
+    directory = settings.paths.models_dir / name
+    result = train_heads(
+        features["train"], features["val"], config, directory / STATE_FILE, on_epoch
+    )
+    evals: dict[str, EvalResult] = {
+        split: evaluate_heads(result.heads, name, split, features[split])
+        for split in ("val", "test") if split in features
+    }
+    timings = {"features_s": extracted - started, "heads_s": result.seconds}
+    extra: dict[str, object] = {
+        "manifest": str(manifest), "views": list(views), "epochs_run": len(result.history),
+        "best_epoch": result.best_epoch, "images": {k: len(v) for k, v in samples.items()},
+        "timings": timings,
+    }
+    card = _card(settings, name, result.heads, config, samples, evals, extra)
+    save_checkpoint(directory, result.heads, card)
+    plot_training(result.history, directory / "training.png", f"model {name}")
+    (directory / STATE_FILE).unlink(missing_ok=True)
+    timings["total_s"] = time.perf_counter() - started
+    return TrainOutcome(card, directory, result, evals, timings)
+
+
+def ranks_file(directory: Path, split: str) -> Path:
+    """Where a model's exact ranks on a split are kept (for reports beside other models)."""
+    return directory / f"ranks-{split}.npz"
+
+
+def save_ranks(result: EvalResult, path: Path) -> None:
+    """Keep an evaluation's ranks (for reports that compare models)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(path, t2i=result.t2i_ranks, i2t=result.i2t_ranks,
+             sizes=np.asarray([result.images, result.captions]), model=np.asarray(result.model))
+
+
+def load_ranks(path: Path, split: str) -> EvalResult:
+    """An evaluation saved by ``save_ranks``."""
+    with np.load(path, allow_pickle=False) as data:
+        images, captions = (int(x) for x in data["sizes"])
+        return EvalResult(str(data["model"]), split, data["t2i"], data["i2t"], images, captions)
+
+
+def default_manifest(settings: Settings) -> Path:
+    """The demo manifest under the data directory."""
+    return settings.paths.demo_dir / "manifest.jsonl"
+
+
+def evaluate_model(
+    settings: Settings,
+    manifest: Path,
+    split: str,
+    version: str | None = None,
+    sink: ProgressSink | None = None,
+) -> EvalResult:
+    """Exact-rank evaluation of a model version on one split of ``manifest``."""
+    from modalign.encoders.evaluate import evaluate_encoder
+    from modalign.encoders.load import load_dual_encoder
+
+    encoder = load_dual_encoder(settings, version)
+    samples = samples_from_manifest(manifest, split)
+    if not samples:
+        raise InvalidInputError(f"{manifest}: no images in split {split!r}")
+    features = FeatureSource(settings, sink).features(samples)
+    return evaluate_encoder(encoder, split, features)

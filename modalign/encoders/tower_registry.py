@@ -1,0 +1,64 @@
+"""Towers loaded lazily, once per process, under a lock (one instance per configuration)."""
+
+from __future__ import annotations
+
+import threading
+from functools import lru_cache
+from pathlib import Path
+
+from modalign.config import Settings
+from modalign.encoders.towers import ImageTower, TextTower
+from modalign.errors import ConfigError
+
+_LOAD_LOCK = threading.Lock()
+
+
+@lru_cache(maxsize=8)
+def _image_tower(backend: str, cache_dir: Path, image_size: int, threads: int) -> ImageTower:
+    if backend == "eager":
+        from modalign.encoders.towers import EagerImageTower
+
+        return EagerImageTower(image_size, threads)
+    if backend in ("onnx", "onnx-int8"):
+        from modalign.encoders.onnx_tower import OnnxImageTower
+
+        return OnnxImageTower(cache_dir, image_size, threads, quantize=backend == "onnx-int8")
+    raise ConfigError(f"unknown image backend {backend!r}")
+
+
+@lru_cache(maxsize=2)
+def _text_tower(threads: int) -> TextTower:
+    from modalign.encoders.towers import SentenceTextTower
+
+    return SentenceTextTower(threads)
+
+
+def image_tower(settings: Settings, backend: str | None = None) -> ImageTower:
+    """The process-wide image tower for ``backend`` (default: the configured one)."""
+    config = settings.encoders
+    with _LOAD_LOCK:
+        return _image_tower(
+            backend or config.image_backend, settings.paths.cache_dir.resolve(),
+            config.image_size, config.torch_threads,
+        )
+
+
+def text_tower(settings: Settings) -> TextTower:
+    """The process-wide text tower."""
+    with _LOAD_LOCK:
+        return _text_tower(settings.encoders.torch_threads)
+
+
+def image_cache_id(settings: Settings, backend: str | None = None) -> str:
+    """Tower id of the image features ``backend`` computes (without loading the tower)."""
+    from modalign.encoders.towers import image_tower_id
+
+    base = image_tower_id(settings.encoders.image_size)
+    return base + "-int8" if (backend or settings.encoders.image_backend) == "onnx-int8" else base
+
+
+def text_cache_id() -> str:
+    """Tower id of the text features (without loading the tower)."""
+    from modalign.encoders.towers import text_tower_id
+
+    return text_tower_id()

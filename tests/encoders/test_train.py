@@ -1,0 +1,67 @@
+"""Head training: deterministic under a seed, and an interrupted run resumes to the same weights."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from modalign.encoders.heads import HeadSpec
+from modalign.encoders.schedule import warmup_cosine
+from modalign.encoders.train import EpochRecord, TrainConfig, train_heads
+
+from .toy import toy_split
+
+SPEC = HeadSpec(image_dim=16, text_dim=12, embed_dim=8, kind="mlp", hidden_dim=16, dropout=0.1)
+CONFIG = TrainConfig(spec=SPEC, epochs=6, batch_size=16, lr=5e-3, patience=100, seed=7)
+
+
+def weights(config: TrainConfig, state: Path | None = None) -> dict[str, torch.Tensor]:
+    data = toy_split(48, 1)
+    return train_heads(data, data, config, state).heads.state_dict()
+
+
+def same(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_training_is_deterministic_under_a_seed() -> None:
+    assert same(weights(CONFIG), weights(CONFIG))
+    from dataclasses import replace
+
+    assert not same(weights(CONFIG), weights(replace(CONFIG, seed=8)))
+
+
+class StopTrainingError(Exception):
+    pass
+
+
+def test_interrupted_training_resumes_to_the_same_weights(tmp_path: Path) -> None:
+    data = toy_split(48, 1)
+    state = tmp_path / "state.pt"
+
+    def stop_after_three(record: EpochRecord) -> None:
+        if record.epoch == 3:
+            raise StopTrainingError
+
+    with pytest.raises(StopTrainingError):
+        train_heads(data, data, CONFIG, state, stop_after_three)
+    seen: list[int] = []
+    resumed = train_heads(data, data, CONFIG, state, lambda r: seen.append(r.epoch))
+    assert seen == [4, 5, 6] and len(resumed.history) == 6
+    assert same(resumed.heads.state_dict(), weights(CONFIG))
+
+
+def test_early_stopping_keeps_the_best_epoch() -> None:
+    data = toy_split(48, 1)
+    result = train_heads(data, data, TrainConfig(spec=SPEC, epochs=50, batch_size=16, patience=2))
+    assert len(result.history) < 50
+    assert result.best_epoch == max(result.history, key=lambda r: r.score).epoch
+
+
+def test_warmup_then_cosine() -> None:
+    assert warmup_cosine(0, 10, 100) == pytest.approx(0.1)
+    assert warmup_cosine(9, 10, 100) == pytest.approx(1.0)
+    assert warmup_cosine(55, 10, 100) == pytest.approx(0.5)
+    assert warmup_cosine(100, 10, 100) == pytest.approx(0.0)
