@@ -77,3 +77,9 @@ def test_alembic_ini_is_found_from_any_directory(
     url = f"sqlite:///{tmp_path / 'c.db'}"
     migrate.upgrade(url)
     assert migrate.current(url) == ",".join(migrate.heads())
+
+
+def test_current_does_not_create_a_sqlite_file(tmp_path: Path) -> None:
+    path = tmp_path / "absent.db"
+    assert migrate.current(f"sqlite:///{path}") is None
+    assert not path.exists()

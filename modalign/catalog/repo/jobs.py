@@ -118,15 +118,19 @@ def mark_items(*, session: Session, updates: Iterable[ItemUpdate]) -> dict[ItemS
 
     Returns, per new status, how many items were actually changed; items already done, failed
     or skipped (e.g. by an earlier delivery of the same batch) are left alone and not counted.
+    Rows are updated in a fixed order (status, then id) so concurrent deliveries cannot deadlock.
     """
     grouped: dict[ItemStatus, list[dict[str, Any]]] = defaultdict(list)
-    for u in updates:
+    for u in sorted(updates, key=lambda u: u.item_id):
         grouped[ItemStatus(u.status)].append(
             {"b_id": u.item_id, "b_error": u.error, "b_asset_id": u.asset_id}
         )
     table = ITEMS
     changed = dict.fromkeys(ItemStatus, 0)
-    for status, params in grouped.items():
+    for status in ItemStatus:
+        params = grouped.get(status)
+        if not params:
+            continue
         stmt = (
             update(table)
             .where(table.c.id == bindparam("b_id"), table.c.status == ItemStatus.PENDING.value)
