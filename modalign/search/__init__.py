@@ -20,10 +20,8 @@ from modalign.search.naming import (
     Kind,
     alias_name,
     caption_point_id,
-    caption_text_hash,
     collection_name,
     image_point_id,
-    normalise_caption,
 )
 from modalign.search.schema import CaptionPayload, FieldType, ImagePayload, fields_of
 from modalign.search.store import CollectionInfo, Hit, PointIn, QueryParams, Record, VectorStore
@@ -47,12 +45,10 @@ __all__ = [
     "VectorStore",
     "alias_name",
     "caption_point_id",
-    "caption_text_hash",
     "check_filter",
     "collection_name",
     "fields_of",
     "image_point_id",
-    "normalise_caption",
     "open_store",
     "parse_filter",
 ]

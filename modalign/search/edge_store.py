@@ -71,10 +71,17 @@ _INDEX_TYPES = {
 class EdgeStore:
     """qdrant-edge backend of :class:`~modalign.search.store.VectorStore`."""
 
-    def __init__(self, root: Path, settings: StoreSettings) -> None:
+    def __init__(
+        self,
+        root: Path,
+        settings: StoreSettings,
+        *,
+        indexing_threshold_kb: int = INDEXING_THRESHOLD_KB,
+    ) -> None:
         root.mkdir(parents=True, exist_ok=True)
         self._root = root
         self._settings = settings
+        self._indexing_threshold_kb = indexing_threshold_kb
         self._lock_handle: IO[str] | None = lock_directory(root)
         self._lock = threading.Lock()
         self._gate = RWLock()
@@ -251,7 +258,7 @@ class EdgeStore:
             points=raw.points_count,
             indexed_points=raw.indexed_vectors_count,
             segments=raw.segments_count,
-            status="yellow" if unindexed_kb > INDEXING_THRESHOLD_KB else "green",
+            status="yellow" if unindexed_kb > self._indexing_threshold_kb else "green",
             payload_indexes={k: _type_name(v.data_type) for k, v in raw.payload_schema.items()},
         )
 
@@ -323,7 +330,7 @@ class EdgeStore:
         return qe.EdgeConfig(
             vectors=qe.EdgeVectorParams(size=dim, distance=qe.Distance.Cosine),
             hnsw_config=hnsw,
-            optimizers=qe.EdgeOptimizersConfig(indexing_threshold=INDEXING_THRESHOLD_KB),
+            optimizers=qe.EdgeOptimizersConfig(indexing_threshold=self._indexing_threshold_kb),
         )
 
     def _close_shard(self, name: str) -> None:

@@ -11,9 +11,7 @@ normalised text.
 
 from __future__ import annotations
 
-import hashlib
 import re
-import unicodedata
 import uuid
 from enum import StrEnum
 
@@ -74,17 +72,10 @@ def image_point_id(content_hash: str) -> str:
 
 
 def caption_point_id(content_hash: str, caption_text_hash: str) -> str:
-    """Point id of a caption: UUIDv5 of its image's hash and the hash of its normalised text."""
+    """Point id of a caption: UUIDv5 of its image's hash and the hash of its normalised text.
+
+    ``caption_text_hash`` is the catalog's ``Caption.text_hash`` (``catalog.repo.caption_hash``).
+    """
     image = _check_hash(content_hash, "content_hash")
     text = _check_hash(caption_text_hash, "caption_text_hash")
     return str(uuid.uuid5(POINT_NAMESPACE, f"caption:{image}:{text}"))
-
-
-def normalise_caption(text: str) -> str:
-    """The form of a caption its id is derived from: NFC, lower case, single spaces, trimmed."""
-    return " ".join(unicodedata.normalize("NFC", text).lower().split())
-
-
-def caption_text_hash(text: str) -> str:
-    """SHA-256 hex of the normalised caption text (the second half of a caption's point id)."""
-    return hashlib.sha256(normalise_caption(text).encode("utf-8")).hexdigest()
