@@ -1,0 +1,74 @@
+"""Jobs end to end: submit (create, plan, dispatch), resume, wait.
+
+job_id = submit(settings, sessions, dispatcher, source, dataset="demo", tags=["x"])
+resume(settings, sessions, dispatcher, job_id)      # re-sends every unfinished batch
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from modalign.catalog import repo
+from modalign.catalog.db import session_scope
+from modalign.config import Settings
+from modalign.ingest.dispatch import CeleryDispatcher, Dispatcher
+from modalign.ingest.plan import create_ingest_job, plan_job
+from modalign.ingest.progress import JobProgress, unfinished_batches, wait_for_job
+from modalign.ingest.sources import SourceSpec
+
+log = logging.getLogger(__name__)
+
+
+def submit(
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    dispatcher: Dispatcher,
+    source: SourceSpec,
+    *,
+    dataset: str | None = None,
+    tags: Sequence[str] = (),
+    model: str | None = None,
+) -> int:
+    """Create a job for ``source``, plan its items and dispatch its batches; returns its id."""
+    job_id = create_ingest_job(sessions, source, dataset=dataset, tags=tags, model=model)
+    resume(settings, sessions, dispatcher, job_id)
+    return job_id
+
+
+def resume(
+    settings: Settings, sessions: sessionmaker[Session], dispatcher: Dispatcher, job_id: int
+) -> list[int]:
+    """Finish planning if it was cut short, then dispatch every batch with pending items."""
+    plan_job(settings, sessions, job_id)
+    batches = unfinished_batches(sessions, job_id)
+    if batches:
+        dispatcher.dispatch(job_id, batches)
+    else:
+        with session_scope(sessions) as session:
+            repo.finish_job_if_complete(session=session, job_id=job_id)
+    return batches
+
+
+def wait_with_redelivery(
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    dispatcher: CeleryDispatcher,
+    job_id: int,
+    *,
+    on_progress: Callable[[JobProgress], None] | None = None,
+    poll: float = 0.5,
+    timeout: float | None = None,
+) -> JobProgress:
+    """Wait for a Celery job; if the broker restarts meanwhile, re-send the unfinished batches."""
+
+    def tick(progress: JobProgress) -> None:
+        if on_progress is not None:
+            on_progress(progress)
+        if not progress.finished and dispatcher.watch.restarted():
+            log.warning("broker restarted: re-sending the unfinished batches of job %d", job_id)
+            dispatcher.dispatch(job_id, unfinished_batches(sessions, job_id))
+
+    return wait_for_job(sessions, job_id, poll=poll, timeout=timeout, on_tick=tick)

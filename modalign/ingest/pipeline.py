@@ -1,0 +1,109 @@
+"""One batch, the same function for every dispatcher (in-process, Celery worker).
+
+reader (pending items of the batch from the catalog, images decoded and validated) -> skip (what
+the catalog already holds for the job's model version) -> mapper (encode images and captions) ->
+writer (upsert both collections durably and record assets, captions, embedded marks and item
+outcomes in one transaction). A bad item is marked failed with its reason and the batch goes on;
+a batch delivered twice finds no pending items the second time, or re-writes the same points.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from modalign.catalog import repo
+from modalign.catalog.db import session_scope
+from modalign.catalog.models import JobStatus
+from modalign.errors import ConfigError
+from modalign.ingest.encode import encode_work
+from modalign.ingest.resources import IngestResources
+from modalign.ingest.spec import ItemSpec, from_spec
+from modalign.ingest.timing import StageTimer
+from modalign.ingest.validate import validate_items
+from modalign.ingest.work import plan_work
+from modalign.ingest.write import BatchTarget, write_batch
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """What one run of a batch did (zeros when it found nothing pending)."""
+
+    job_id: int
+    batch_no: int
+    items: int = 0
+    done: int = 0
+    failed: int = 0
+    skipped: int = 0
+    new_points: int = 0
+    finished_job: bool = False
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def run_batch(res: IngestResources, job_id: int, batch_no: int) -> BatchResult:
+    """Run the pending items of one batch of a job (see the module docstring)."""
+    timer = StageTimer()
+    with timer.stage("read"):
+        target, items = load_batch(res, job_id, batch_no)
+        if not items:
+            return BatchResult(job_id, batch_no)
+        valid, failures = validate_items(items, res.settings)
+    with timer.stage("skip"):
+        works = plan_work(res.sessions, target.version_id, valid)
+    with timer.stage("encode"):
+        encode_work(res.encoder(target.version), works)
+    with timer.stage("write"):
+        outcome = write_batch(res, target, works, failures)
+    if outcome.finished_job:
+        with timer.stage("optimize"), res.store.use() as store:
+            store.optimize(version=target.version)
+    log.info(
+        "job %d batch %d: %d items, %d done, %d failed, %d skipped, %d new points; %s",
+        job_id,
+        batch_no,
+        len(items),
+        outcome.done,
+        outcome.failed,
+        outcome.skipped,
+        outcome.new_points,
+        timer.summary(),
+    )
+    return BatchResult(
+        job_id,
+        batch_no,
+        len(items),
+        outcome.done,
+        outcome.failed,
+        outcome.skipped,
+        outcome.new_points,
+        outcome.finished_job,
+        dict(timer.seconds),
+    )
+
+
+def load_batch(
+    res: IngestResources, job_id: int, batch_no: int
+) -> tuple[BatchTarget, list[tuple[int, ItemSpec]]]:
+    """The batch's target and its pending items; a finished job has none pending to run."""
+    with session_scope(res.sessions) as session:
+        job = repo.get_job(session=session, job_id=job_id)
+        if job.model_version_id is None:
+            raise ConfigError(f"job {job_id} has no model version")
+        version = repo.get_model_version(session=session, ref=job.model_version_id)
+        target = BatchTarget(
+            job_id=job.id,
+            dataset=job.dataset,
+            tags=tuple(job.tags),
+            source_kind=str(job.source_spec.get("kind", "source")),
+            version=version.name,
+            version_id=version.id,
+            dim=version.dims,
+        )
+        if JobStatus(job.status).terminal:
+            return target, []
+        rows = repo.pending_items(session=session, job_id=job_id, batch_no=batch_no)
+        if rows:
+            repo.set_job_status(session=session, job_id=job_id, status=JobStatus.RUNNING)
+        return target, [(row.id, from_spec(row.uri, row.spec)) for row in rows]

@@ -1,0 +1,130 @@
+"""Plan a job: create its row, then stream the source into job items, batch by batch.
+
+Items whose entry is bad (path outside the root, malformed line, missing file) are recorded as
+failed at once with their reason. Planning commits one batch at a time and marks the job
+``planned`` at the end; an interrupted plan continues where it stopped (sources are read in a
+fixed order), so ``resume`` never plans an item twice.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from modalign.catalog import repo
+from modalign.catalog.db import session_scope
+from modalign.catalog.models import ItemStatus, JobKind
+from modalign.config import Settings
+from modalign.errors import ConfigError
+from modalign.ingest.sources import SourceItem, SourceSpec, iter_source
+from modalign.ingest.spec import to_spec
+
+log = logging.getLogger(__name__)
+
+
+def default_dataset(source: SourceSpec) -> str:
+    """A dataset name from the source: the folder's name, else the file's folder or stem."""
+    path = source.path.resolve()
+    if source.kind == "folder":
+        return path.name
+    return path.parent.name if source.kind == "manifest" else path.stem
+
+
+def model_version_id(session: Session, model: str | None) -> int:
+    """The id of the named model version, else the active one; ConfigError if there is none."""
+    if model is not None:
+        return repo.get_model_version(session=session, ref=model).id
+    active = repo.get_active_model_version(session=session)
+    if active is None:
+        raise ConfigError("no active model version: train one or pass --model")
+    return active.id
+
+
+def create_ingest_job(
+    sessions: sessionmaker[Session],
+    source: SourceSpec,
+    *,
+    dataset: str | None = None,
+    tags: Sequence[str] = (),
+    model: str | None = None,
+) -> int:
+    """A new pending ingest job for ``source`` (not planned yet)."""
+    spec: dict[str, Any] = {
+        "kind": source.kind,
+        "path": str(source.path.resolve()),
+        "image_root": str(source.image_root.resolve()) if source.image_root else None,
+        "planned": False,
+    }
+    with session_scope(sessions) as session:
+        job = repo.create_job(
+            session=session,
+            kind=JobKind.INGEST,
+            source_spec=spec,
+            dataset=dataset or default_dataset(source),
+            tags=list(dict.fromkeys(tags)),
+            model_version_id=model_version_id(session, model),
+        )
+        return job.id
+
+
+def source_of(source_spec: dict[str, Any]) -> SourceSpec:
+    """The SourceSpec a job was created with."""
+    root = source_spec.get("image_root")
+    return SourceSpec(
+        path=Path(source_spec["path"]),
+        kind=source_spec["kind"],
+        image_root=Path(root) if root else None,
+    )
+
+
+def plan_job(settings: Settings, sessions: sessionmaker[Session], job_id: int) -> int:
+    """Stream the job's source into items (continuing an interrupted plan); returns total items."""
+    with session_scope(sessions) as session:
+        job = repo.get_job(session=session, job_id=job_id)
+        spec, already = dict(job.source_spec), job.total_items
+    if spec.get("planned"):
+        return already
+    size = settings.ingest.batch_size
+    items = iter_source(source_of(spec), max_caption_chars=settings.ingest.max_caption_chars)
+    total = already
+    for chunk in _chunks(itertools.islice(items, already, None), size):
+        with session_scope(sessions) as session:
+            _add_chunk(session, job_id, total, chunk, size)
+        total += len(chunk)
+    with session_scope(sessions) as session:
+        job = repo.get_job(session=session, job_id=job_id)
+        job.source_spec = {**job.source_spec, "planned": True}
+        repo.finish_job_if_complete(session=session, job_id=job_id)
+    log.info("job %d planned: %d items in batches of %d", job_id, total, size)
+    return total
+
+
+def _chunks(items: Iterator[SourceItem], size: int) -> Iterator[list[SourceItem]]:
+    while chunk := list(itertools.islice(items, size)):
+        yield chunk
+
+
+def _add_chunk(
+    session: Session, job_id: int, start: int, chunk: Sequence[SourceItem], size: int
+) -> None:
+    """Add items numbered from ``start``; record the source's bad entries as failed."""
+    new = [repo.NewJobItem(i.key, (start + n) // size, to_spec(i)) for n, i in enumerate(chunk)]
+    repo.add_job_items(session=session, job_id=job_id, items=new)
+    errors = {start + n: item.error for n, item in enumerate(chunk) if item.error is not None}
+    if not errors:
+        return
+    batches = {(seq // size) for seq in errors}
+    rows = [
+        row
+        for b in sorted(batches)
+        for row in repo.pending_items(session=session, job_id=job_id, batch_no=b)
+        if row.seq in errors
+    ]
+    updates = [repo.ItemUpdate(row.id, ItemStatus.FAILED, error=errors[row.seq]) for row in rows]
+    changed = repo.mark_items(session=session, updates=updates)
+    repo.increment_job_counters(session=session, job_id=job_id, failed=changed[ItemStatus.FAILED])

@@ -1,0 +1,76 @@
+"""Read and validate a batch's items: decode each image under the limits, or record why not.
+
+A bad item never stops the batch: every exception raised while decoding one item becomes that
+item's failure reason.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from PIL import Image
+
+from modalign.config import Settings
+from modalign.errors import InvalidInputError
+from modalign.ingest.images import DecodedImage, decode_image
+from modalign.ingest.spec import ItemSpec
+
+log = logging.getLogger(__name__)
+
+SHRINK_FACTOR = 4  # decoded images are kept at most this many times the encoder's input side
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A valid item: its id, what the planner read, and the decoded image."""
+
+    item_id: int
+    spec: ItemSpec
+    image: DecodedImage
+
+
+@dataclass(frozen=True)
+class Failure:
+    """An item that cannot be ingested, and why."""
+
+    item_id: int
+    reason: str
+
+
+def validate_items(
+    items: Sequence[tuple[int, ItemSpec]], settings: Settings
+) -> tuple[list[Prepared], list[Failure]]:
+    """Decode every item; split into the valid ones and failures (order kept)."""
+    valid: list[Prepared] = []
+    failures: list[Failure] = []
+    for item_id, spec in items:
+        try:
+            valid.append(Prepared(item_id, spec, _decode(spec, settings)))
+        except InvalidInputError as exc:
+            failures.append(Failure(item_id, str(exc)))
+        except Exception as exc:  # a decoder bug must fail the item, not the batch
+            log.exception("unexpected error decoding %s", spec.key)
+            failures.append(Failure(item_id, f"unexpected decoding error: {exc!r}"))
+    return valid, failures
+
+
+def _decode(spec: ItemSpec, settings: Settings) -> DecodedImage:
+    if spec.path is None:
+        raise InvalidInputError("the item has no file")
+    side = settings.encoders.image_size
+    decoded = decode_image(spec.path, settings.ingest, draft_side=side)
+    _check_expected_hash(spec, decoded.sha256)
+    limit = side * SHRINK_FACTOR
+    if max(decoded.image.size) > limit:
+        decoded.image.thumbnail((limit, limit), Image.Resampling.BILINEAR)
+    return decoded
+
+
+def _check_expected_hash(spec: ItemSpec, actual: str) -> None:
+    expected = spec.meta.get("sha256")
+    if isinstance(expected, str) and len(expected) == 64 and expected.lower() != actual:
+        raise InvalidInputError(
+            f"content hash {actual[:12]}... differs from the source's sha256 {expected[:12]}..."
+        )

@@ -1,0 +1,183 @@
+"""The writer stage: one catalog transaction per batch, with the store upsert inside it.
+
+Inside the transaction: assets and captions are upserted (ids and caption positions are needed
+for the payloads), both collections are upserted (durable when the call returns), then the
+embedded marks, item outcomes and job counters are written and the transaction commits. If
+anything fails, nothing of the batch is in the catalog; points already written are overwritten
+by the retry, since their ids come from content.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from modalign.catalog import repo
+from modalign.catalog.db import session_scope
+from modalign.catalog.models import Asset, ItemStatus
+from modalign.ingest.resources import IngestResources
+from modalign.ingest.validate import Failure
+from modalign.ingest.work import AssetWork
+from modalign.search.naming import Kind, caption_point_id, image_point_id
+from modalign.search.schema import CaptionPayload, ImagePayload
+from modalign.search.store import PointIn
+
+SOURCE_CHARS, SPLIT_CHARS = 64, 32
+
+
+@dataclass(frozen=True)
+class BatchTarget:
+    """Where a batch goes: its job, the job's dataset/tags/source, and the model version."""
+
+    job_id: int
+    dataset: str
+    tags: tuple[str, ...]
+    source_kind: str
+    version: str
+    version_id: int
+    dim: int
+
+
+@dataclass(frozen=True)
+class WriteOutcome:
+    done: int
+    failed: int
+    skipped: int
+    new_points: int
+    finished_job: bool
+
+
+def write_batch(
+    res: IngestResources,
+    target: BatchTarget,
+    works: Sequence[AssetWork],
+    failures: Sequence[Failure],
+) -> WriteOutcome:
+    """Record the batch (see the module docstring); returns what changed."""
+    good = [w for w in works if w.error is None]
+    with session_scope(res.sessions) as session:
+        images, captions, assets = _record_assets(session, target, good)
+        with res.store.use() as store:
+            store.create_version(target.version, image_dim=target.dim, caption_dim=target.dim)
+            if images:
+                store.upsert(Kind.IMAGES, images, version=target.version)
+            if captions:
+                store.upsert(Kind.CAPTIONS, captions, version=target.version)
+        repo.record_embedded(
+            session=session, asset_ids=assets.values(), model_version_id=target.version_id
+        )
+        updates = _updates(works, assets, failures, target.version)
+        changed = repo.mark_items(session=session, updates=updates)
+        return _count(session, target, changed, len(images) + len(captions))
+
+
+def _count(
+    session: Session, target: BatchTarget, changed: dict[ItemStatus, int], points: int
+) -> WriteOutcome:
+    done, failed = changed[ItemStatus.DONE], changed[ItemStatus.FAILED]
+    skipped = changed[ItemStatus.SKIPPED]
+    new_points = points if done else 0  # an earlier delivery of this batch already counted them
+    repo.increment_job_counters(
+        session=session,
+        job_id=target.job_id,
+        done=done,
+        failed=failed,
+        skipped=skipped,
+        new_points=new_points,
+    )
+    finished = repo.finish_job_if_complete(session=session, job_id=target.job_id)
+    return WriteOutcome(done, failed, skipped, new_points, finished)
+
+
+def _record_assets(
+    session: Session, target: BatchTarget, works: Sequence[AssetWork]
+) -> tuple[list[PointIn], list[PointIn], dict[str, int]]:
+    """Upsert assets and captions; build the points of both collections."""
+    images: list[PointIn] = []
+    captions: list[PointIn] = []
+    assets: dict[str, int] = {}
+    for work in works:
+        asset = _upsert_asset(session, target, work)
+        assets[work.content_hash] = asset.id
+        rows = repo.add_captions(session=session, asset_id=asset.id, texts=work.captions)
+        positions = {row.text_hash: row.position for row in rows}
+        payload = _image_payload(asset)
+        if work.image_vector is not None:
+            images.append(PointIn(image_point_id(asset.content_hash), work.image_vector, payload))
+        for text, vector in zip(work.embed_captions, work.caption_vectors, strict=True):
+            position = positions.get(repo.caption_hash(text), len(positions))
+            captions.append(_caption_point(payload, text, position, vector))
+    return images, captions, assets
+
+
+def _upsert_asset(session: Session, target: BatchTarget, work: AssetWork) -> Asset:
+    spec, image = work.first.spec, work.first.image
+    source = spec.meta.get("source")
+    split = spec.meta.get("split")
+    tags = dict.fromkeys([*target.tags, *(t for p in work.items for t in p.spec.tags)])
+    return repo.upsert_asset(
+        session=session,
+        content_hash=image.sha256,
+        uri=str(spec.path),
+        width=image.width,
+        height=image.height,
+        mime=image.mime,
+        size_bytes=image.size_bytes,
+        source=(source if isinstance(source, str) and source else target.source_kind)[
+            :SOURCE_CHARS
+        ],
+        dataset=target.dataset,
+        split=split[:SPLIT_CHARS] if isinstance(split, str) and split else None,
+        tags=list(tags),
+    ).asset
+
+
+def _image_payload(asset: Asset) -> ImagePayload:
+    return ImagePayload(
+        asset_id=asset.id,
+        content_hash=asset.content_hash,
+        source=asset.source,
+        dataset=asset.dataset,
+        split=asset.split,
+        tags=list(asset.tags),
+        created_at=asset.created_at,
+        width=asset.width,
+        height=asset.height,
+    )
+
+
+def _caption_point(payload: ImagePayload, text: str, position: int, vector: Any) -> PointIn:
+    point_id = caption_point_id(payload.content_hash, repo.caption_hash(text))
+    fields = payload.model_dump()
+    caption = CaptionPayload(
+        **fields,
+        text=text,
+        position=position,
+        image_point_id=image_point_id(payload.content_hash),
+    )
+    return PointIn(point_id, vector, caption)
+
+
+def _updates(
+    works: Sequence[AssetWork],
+    assets: dict[str, int],
+    failures: Sequence[Failure],
+    version: str,
+) -> list[repo.ItemUpdate]:
+    updates = [repo.ItemUpdate(f.item_id, ItemStatus.FAILED, error=f.reason) for f in failures]
+    for work in works:
+        for prepared in work.items:
+            updates.append(_update(work, prepared.item_id, assets.get(work.content_hash), version))
+    return updates
+
+
+def _update(work: AssetWork, item_id: int, asset_id: int | None, version: str) -> repo.ItemUpdate:
+    if work.error is not None:
+        return repo.ItemUpdate(item_id, ItemStatus.FAILED, error=work.error)
+    if work.writes_points:
+        return repo.ItemUpdate(item_id, ItemStatus.DONE, asset_id=asset_id)
+    note = f"already embedded in {version}"
+    return repo.ItemUpdate(item_id, ItemStatus.SKIPPED, error=note, asset_id=asset_id)

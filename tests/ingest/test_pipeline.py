@@ -1,0 +1,131 @@
+"""The batch pipeline through whole in-process jobs: corpus, idempotence, captions, resume."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from PIL import Image
+from sqlalchemy import func, select
+
+from modalign.catalog.db import session_scope
+from modalign.catalog.models import Asset, Caption, ItemStatus, JobItem, JobStatus
+from modalign.config import Settings
+from modalign.ingest.dispatch import InProcessDispatcher
+from modalign.ingest.jobs import resume, submit
+from modalign.ingest.plan import create_ingest_job, plan_job
+from modalign.ingest.progress import job_progress, unfinished_batches
+from modalign.ingest.resources import IngestResources
+from modalign.ingest.sources import SourceSpec, detect_source
+
+from .helpers import TINY_MODEL, store_counts
+
+Corpus = tuple[Path, dict[str, str | None]]
+
+
+def _submit(res: IngestResources, path: Path, **kw: object) -> int:
+    source = SourceSpec(path, detect_source(path))
+    return submit(res.settings, res.sessions, InProcessDispatcher(res), source, **kw)  # type: ignore[arg-type]
+
+
+def _items(res: IngestResources, job_id: int) -> dict[str, JobItem]:
+    with session_scope(res.sessions) as session:
+        rows = session.scalars(select(JobItem).where(JobItem.job_id == job_id)).all()
+        return {row.uri: row for row in rows}
+
+
+def _count(res: IngestResources, model: type[Asset] | type[Caption]) -> int:
+    with session_scope(res.sessions) as session:
+        return int(session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+def test_bad_file_corpus_through_a_whole_job(resources: IngestResources, corpus: Corpus) -> None:
+    root, expected = corpus
+    job_id = _submit(resources, root / "manifest.jsonl", dataset="corpus", tags=["t1"])
+    progress = job_progress(resources.sessions, job_id)
+    items = _items(resources, job_id)
+    assert progress.status == JobStatus.COMPLETED_WITH_ERRORS.value
+    assert progress.total == len(expected) == len(items)
+    for key, reason in expected.items():
+        item = items[key]
+        if reason is None:
+            assert item.status in (ItemStatus.DONE.value, ItemStatus.SKIPPED.value), (
+                key,
+                item.error,
+            )
+            assert item.asset_id is not None
+        else:
+            assert item.status == ItemStatus.FAILED.value and reason in (item.error or ""), key
+    assert progress.failed == sum(r is not None for r in expected.values())
+    assert items["good/dup_a.png"].asset_id == items["good/dup_b.png"].asset_id
+    assets = _count(resources, Asset)
+    captions = _count(resources, Caption)
+    assert store_counts(resources, TINY_MODEL) == (assets, captions)
+    assert progress.new_points == assets + captions
+    assert len(expected) - progress.failed - assets == 2  # dup_b and inner_link share an asset
+
+
+def test_rerun_writes_no_new_points(resources: IngestResources, corpus: Corpus) -> None:
+    root = corpus[0]
+    first = job_progress(resources.sessions, _submit(resources, root / "manifest.jsonl"))
+    before = store_counts(resources, TINY_MODEL)
+    second = job_progress(resources.sessions, _submit(resources, root / "manifest.jsonl"))
+    assert first.new_points > 0 and second.new_points == 0
+    assert second.done == 0 and second.skipped == first.done + first.skipped
+    assert store_counts(resources, TINY_MODEL) == before
+
+
+def _picture(path: Path, colour: tuple[int, int, int]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", (32, 24), colour).save(path)
+
+
+def test_new_captions_of_known_images_are_embedded(
+    resources: IngestResources, tmp_path: Path
+) -> None:
+    folder = tmp_path / "pics"
+    _picture(folder / "red.png", (255, 0, 0))
+    (folder / "red.txt").write_text("a red square\n")
+    _picture(folder / "blue.png", (0, 0, 255))
+    (folder / "blue.json").write_text(json.dumps({"captions": ["blue"], "tags": ["colour"]}))
+    first = job_progress(resources.sessions, _submit(resources, folder))
+    assert (first.done, first.new_points) == (2, 4)
+    (folder / "red.txt").write_text("a red square\na crimson block\n")
+    second = job_progress(resources.sessions, _submit(resources, folder))
+    assert (second.done, second.skipped, second.new_points) == (1, 1, 1)
+    assert store_counts(resources, TINY_MODEL) == (2, 3)
+
+
+def test_resume_runs_only_unfinished_batches(resources: IngestResources, tmp_path: Path) -> None:
+    for i in range(20):
+        _picture(tmp_path / f"src/{i:02d}.png", (i * 10, 100, 200 - i * 5))
+    source = SourceSpec(tmp_path / "src", "folder")
+    job_id = create_ingest_job(resources.sessions, source)
+    assert plan_job(resources.settings, resources.sessions, job_id) == 20
+    assert unfinished_batches(resources.sessions, job_id) == [0, 1, 2]
+    InProcessDispatcher(resources).dispatch(job_id, [1])
+    assert job_progress(resources.sessions, job_id).status == JobStatus.RUNNING.value
+    dispatcher = InProcessDispatcher(resources)
+    assert resume(resources.settings, resources.sessions, dispatcher, job_id) == [0, 2]
+    progress = job_progress(resources.sessions, job_id)
+    assert (progress.status, progress.done, progress.new_points) == ("completed", 20, 20)
+    assert resume(resources.settings, resources.sessions, dispatcher, job_id) == []
+    assert store_counts(resources, TINY_MODEL) == (20, 0)
+
+
+def test_interrupted_planning_continues_without_duplicates(
+    resources: IngestResources, tmp_path: Path
+) -> None:
+    for i in range(10):
+        _picture(tmp_path / f"src/{i:02d}.png", (i * 20, 0, 0))
+    settings: Settings = resources.settings
+    job_id = create_ingest_job(resources.sessions, SourceSpec(tmp_path / "src", "folder"))
+    plan_job(settings, resources.sessions, job_id)
+    with session_scope(resources.sessions) as session:  # simulate a plan cut after 8 items
+        rows = session.scalars(select(JobItem).where(JobItem.job_id == job_id, JobItem.seq >= 8))
+        for row in rows:
+            session.delete(row)
+        job = session.get_one(__import__("modalign.catalog.models").catalog.models.Job, job_id)
+        job.total_items, job.source_spec = 8, {**job.source_spec, "planned": False}
+    assert plan_job(settings, resources.sessions, job_id) == 10
+    assert sorted(_items(resources, job_id)) == [f"{i:02d}.png" for i in range(10)]
