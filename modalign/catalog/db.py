@@ -24,6 +24,7 @@ from modalign.errors import CatalogError, ModalignError, TransientError
 log = logging.getLogger(__name__)
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+READ_ONLY_OPTION = "modalign_read_only"
 SQLITE_TRANSIENT_CODES = ("SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_IOERR", "SQLITE_PROTOCOL")
 
 
@@ -57,14 +58,21 @@ def _sqlite_engine(url: str, *, echo: bool, foreign_keys: bool) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        read_only = connection.get_execution_options().get(READ_ONLY_OPTION, False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine
 
 
-def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    """Sessions whose objects stay readable after commit (no expire-on-commit)."""
-    return sessionmaker(bind=engine, expire_on_commit=False)
+def make_session_factory(engine: Engine, *, read_only: bool = False) -> sessionmaker[Session]:
+    """Sessions whose objects stay readable after commit (no expire-on-commit).
+
+    ``read_only`` sessions (search hydration, status pages) open plain deferred transactions on
+    SQLite, so they read a snapshot without queueing behind ingestion's write transactions; they
+    must not write (a write could then fail with "database is locked").
+    """
+    bind = engine.execution_options(**{READ_ONLY_OPTION: True}) if read_only else engine
+    return sessionmaker(bind=bind, expire_on_commit=False)
 
 
 def is_transient(error: exc.SQLAlchemyError) -> bool:

@@ -101,3 +101,24 @@ def test_naive_datetimes_are_refused(session_factory: sessionmaker[Session]) -> 
         asset = make_asset(session, "naive")
         asset.created_at = datetime(2026, 1, 2, 12, 0)
         session.flush()
+
+
+def test_read_only_sessions_do_not_wait_for_a_writer(sqlite_url: str) -> None:
+    engine = db.make_engine(sqlite_url)
+    writer = db.make_session_factory(engine)
+    reader = db.make_session_factory(engine, read_only=True)
+    with db.session_scope(writer) as session:
+        make_asset(session, "committed")
+    with db.session_scope(writer) as writing:
+        make_asset(writing, "uncommitted")  # holds SQLite's write lock until the block ends
+        with db.session_scope(reader) as reading:  # would wait 30 s, then fail, if it queued
+            uris = reading.scalars(select(Asset.uri)).all()
+    engine.dispose()
+    assert uris == ["file:///images/committed.png"]
+
+
+def test_read_only_sessions_read_on_postgres_too(postgres_url: str) -> None:
+    engine = db.make_engine(postgres_url)
+    with db.session_scope(db.make_session_factory(engine, read_only=True)) as session:
+        assert session.scalar(text("SELECT 1")) == 1
+    engine.dispose()
