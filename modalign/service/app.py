@@ -22,7 +22,7 @@ from modalign.service import dashboard
 from modalign.service.gauges import collection_points, item_counts, queue_depth
 from modalign.service.metrics import MetricsMiddleware, ServiceMetrics, StateSources
 from modalign.service.problems import install_problem_handlers
-from modalign.service.routers import assets, health, models
+from modalign.service.routers import assets, health, jobs, models
 from modalign.service.state import ServiceState, open_state
 
 log = logging.getLogger(__name__)
@@ -47,7 +47,9 @@ def create_app(settings: Settings) -> FastAPI:
     metrics.watch(_metric_sources(app))
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     install_problem_handlers(app)
-    for router in (health.router, assets.router, models.router, dashboard.router):
+    for router in (
+        health.router, assets.router, jobs.router, models.router, dashboard.router
+    ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

@@ -20,7 +20,7 @@ def queue_depth(state: ServiceState) -> int | None:
     """Batches waiting: the Celery queue's length, or the in-process runner's backlog."""
     if state.broker is not None:
         return state.broker.queue_depth()
-    return 0
+    return state.jobs.backlog if state.jobs is not None else None
 
 
 def collection_points(state: ServiceState) -> dict[str, int]:

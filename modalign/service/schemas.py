@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Self
+from typing import Annotated, Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -98,8 +98,14 @@ class JobRequest(BaseModel):
         min_length=1, max_length=4_096,
         description="Path under an allowed folder; relative paths are taken from the data dir.",
     )
+    image_root: str | None = Field(
+        None, min_length=1, max_length=4_096,
+        description="Where a COCO/Flickr30K captions file's images are (default: its folder).",
+    )
     dataset: str | None = Field(None, min_length=1, max_length=128, pattern=r"^[\w.\-]+$")
-    tags: list[str] = Field(default_factory=list, max_length=32)
+    tags: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(
+        default_factory=list, max_length=32
+    )
 
 
 class FailureView(BaseModel):

@@ -17,6 +17,7 @@ from modalign.config import Settings
 from modalign.search.store import VectorStore
 from modalign.service.broker import BrokerProbe
 from modalign.service.queries import QueryEncoder
+from modalign.service.runner import JobRunner, make_dispatcher
 
 log = logging.getLogger(__name__)
 
@@ -31,9 +32,12 @@ class ServiceState:
     store: VectorStore
     queries: QueryEncoder
     broker: BrokerProbe | None
+    jobs: JobRunner | None = None
 
     def close(self) -> None:
-        """Release everything, store last-but-one (it flushes), engine last."""
+        """Stop the job thread between batches, then close the broker probe, store, engine."""
+        if self.jobs is not None:
+            self.jobs.close()
         if self.broker is not None:
             self.broker.close()
         self.store.close()
@@ -51,6 +55,8 @@ def open_state(settings: Settings) -> ServiceState:
     state = ServiceState(settings, engine, make_session_factory(engine), store, queries, broker)
     try:
         queries.load()
+        dispatcher = make_dispatcher(settings, state.sessions, store, lambda: queries.current)
+        state.jobs = JobRunner(settings, state.sessions, dispatcher)
     except BaseException:
         state.close()
         raise

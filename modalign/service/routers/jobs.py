@@ -1,0 +1,98 @@
+"""``/v1/jobs``: start an ingestion job from an allowed source path, list, watch and resume jobs."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Response
+from starlette.concurrency import run_in_threadpool
+
+from modalign.catalog import repo
+from modalign.catalog.db import session_scope
+from modalign.catalog.models import JobStatus
+from modalign.errors import ConfigError
+from modalign.service.deps import ApiKeyDep, SessionDep, StateDep
+from modalign.service.problems import ProblemError, problem_responses
+from modalign.service.schemas import JobDetail, JobList, JobRequest, JobView
+from modalign.service.sources import resolve_source
+from modalign.service.state import ServiceState
+from modalign.service.views import job_detail, job_view
+
+router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+
+JobId = Annotated[int, Path(ge=1, le=2**62, description="Job id.")]
+
+
+@router.post(
+    "", response_model=JobView, status_code=202, dependencies=[ApiKeyDep],
+    responses=problem_responses(401, 403, 409, 422, 503),
+)
+async def create_job(body: JobRequest, state: StateDep, response: Response) -> JobView:
+    """Ingest a source (folder, JSONL manifest, COCO or Flickr30K captions) under an allowed
+    folder: the job is created now, planned and run in the background; poll ``GET
+    /v1/jobs/{id}`` (or the dashboard) for progress."""
+    view = await run_in_threadpool(start_job, state, body)
+    response.headers["Location"] = f"/v1/jobs/{view.id}"
+    return view
+
+
+def start_job(state: ServiceState, body: JobRequest) -> JobView:
+    """Create the job and hand it to the background runner."""
+    from modalign.ingest.plan import create_ingest_job
+    from modalign.ingest.sources import SourceSpec, detect_source
+
+    path = resolve_source(state.settings, body.source)
+    root = resolve_source(state.settings, body.image_root) if body.image_root else None
+    spec = SourceSpec(path=path, kind=detect_source(path), image_root=root)
+    try:
+        job_id = create_ingest_job(state.sessions, spec, dataset=body.dataset, tags=body.tags)
+    except ConfigError as exc:
+        raise ProblemError(409, str(exc)) from exc
+    return _queue(state, job_id)
+
+
+def _queue(state: ServiceState, job_id: int) -> JobView:
+    if state.jobs is None:
+        raise ProblemError(503, "the job runner is not running")
+    state.jobs.submit(job_id)
+    with session_scope(state.sessions) as session:
+        return job_view(repo.get_job(session=session, job_id=job_id))
+
+
+@router.get("", response_model=JobList, responses=problem_responses(422, 503))
+def list_jobs(
+    session: SessionDep,
+    status: Annotated[JobStatus | None, Query(description="Only jobs in this status.")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> JobList:
+    """Jobs, newest first."""
+    jobs = repo.list_jobs(session=session, status=status, limit=limit, offset=offset)
+    return JobList(jobs=[job_view(job) for job in jobs])
+
+
+@router.get("/{job_id}", response_model=JobDetail, responses=problem_responses(404, 422, 503))
+def get_job(
+    job_id: JobId,
+    session: SessionDep,
+    failures: Annotated[int, Query(ge=0, le=1_000, description="Failed items to list.")] = 100,
+) -> JobDetail:
+    """A job's counters, rate, ETA and failed items with their reasons."""
+    job = repo.get_job(session=session, job_id=job_id)
+    failed = repo.list_failures(session=session, job_id=job_id, limit=failures) if failures else []
+    return job_detail(job, failed)
+
+
+@router.post(
+    "/{job_id}/resume", response_model=JobView, status_code=202, dependencies=[ApiKeyDep],
+    responses=problem_responses(401, 404, 422, 503),
+)
+async def resume_job(job_id: JobId, state: StateDep) -> JobView:
+    """Re-dispatch the job's unfinished batches (after a crash, a restart or a shutdown)."""
+    return await run_in_threadpool(_resume, state, job_id)
+
+
+def _resume(state: ServiceState, job_id: int) -> JobView:
+    with session_scope(state.sessions) as session:
+        repo.get_job(session=session, job_id=job_id)
+    return _queue(state, job_id)

@@ -1,0 +1,158 @@
+"""Jobs started through the API are planned and dispatched off the request thread.
+
+One background thread takes job ids from a queue and calls the ingestion engine's ``resume``
+(plan what is not planned yet, then dispatch every unfinished batch). The dispatcher is:
+
+- broker mode ``inprocess``: the ingestion's :class:`InProcessDispatcher`, run in this thread, with
+  the API's own store instance (qdrant-edge shards are owned by one process) and the API's query
+  encoder reused when the job embeds with the same model version;
+- broker mode ``celery``: the :class:`CeleryDispatcher`, which only sends tasks by name.
+
+Batches are handed to the dispatcher one at a time, so the backlog is known (the queue depth shown
+for in-process mode) and shutdown stops between batches: what is left stays pending in the catalog
+and ``POST /v1/jobs/{id}/resume`` (or ``modalign jobs resume``) finishes it.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from modalign.catalog import repo
+from modalign.catalog.db import session_scope
+from modalign.catalog.models import JobStatus
+from modalign.config import Settings
+from modalign.search.store import VectorStore
+
+if TYPE_CHECKING:
+    from modalign.encoders.dual import DualEncoder
+    from modalign.ingest.dispatch import Dispatcher
+
+log = logging.getLogger(__name__)
+
+STOP = -1
+JOIN_TIMEOUT_S = 60.0
+
+
+class SharedStore:
+    """Store access for in-process batches: the API's open store, never closed by them."""
+
+    def __init__(self, store: VectorStore) -> None:
+        self.store = store
+
+    @contextmanager
+    def use(self) -> Iterator[VectorStore]:
+        yield self.store
+
+    def close(self) -> None:
+        """The API closes its store itself, at shutdown."""
+
+
+class JobRunner:
+    """A single background thread that plans and dispatches jobs (see the module docstring)."""
+
+    def __init__(
+        self, settings: Settings, sessions: sessionmaker[Session], dispatcher: Dispatcher
+    ) -> None:
+        self.settings = settings
+        self.sessions = sessions
+        self.inner = dispatcher
+        self._queue: queue.Queue[int] = queue.Queue()
+        self._stopping = threading.Event()
+        self._backlog = 0
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._loop, name="modalign-jobs", daemon=True)
+        self._thread.start()
+
+    @property
+    def backlog(self) -> int:
+        """Batches handed over but not run yet, plus jobs waiting to be planned."""
+        with self._lock:
+            return self._backlog + self._queue.qsize()
+
+    def submit(self, job_id: int) -> None:
+        """Plan (if needed) and dispatch the job's unfinished batches, in the background."""
+        self._queue.put(job_id)
+
+    def close(self) -> None:
+        """Stop after the batch running now; unfinished work stays pending in the catalog."""
+        self._stopping.set()
+        self._queue.put(STOP)
+        self._thread.join(JOIN_TIMEOUT_S)
+        if self._thread.is_alive():
+            log.warning("job thread still busy after %.0f s; leaving it", JOIN_TIMEOUT_S)
+
+    def dispatch(self, job_id: int, batches: Sequence[int]) -> None:
+        """The Dispatcher ``resume`` calls: hand batches on one by one, counting the backlog."""
+        remaining = len(batches)
+        self._add_backlog(remaining)
+        try:
+            for batch_no in batches:
+                if self._stopping.is_set():
+                    log.info("job %d: stopping before batch %d (shutdown)", job_id, batch_no)
+                    return
+                self.inner.dispatch(job_id, [batch_no])
+                remaining -= 1
+                self._add_backlog(-1)
+        finally:
+            self._add_backlog(-remaining)
+
+    def _add_backlog(self, n: int) -> None:
+        with self._lock:
+            self._backlog += n
+
+    def _loop(self) -> None:
+        while (job_id := self._queue.get()) != STOP:
+            if not self._stopping.is_set():
+                self._run(job_id)
+
+    def _run(self, job_id: int) -> None:
+        from modalign.ingest.jobs import resume
+
+        try:
+            resume(self.settings, self.sessions, self, job_id)
+        except Exception as exc:
+            log.exception("job %d failed", job_id)
+            self._fail(job_id, f"{type(exc).__name__}: {exc}")
+
+    def _fail(self, job_id: int, reason: str) -> None:
+        try:
+            with session_scope(self.sessions) as session:
+                repo.set_job_status(
+                    session=session, job_id=job_id, status=JobStatus.FAILED, error=reason
+                )
+        except Exception:
+            log.exception("could not record the failure of job %d", job_id)
+
+
+def make_dispatcher(
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    store: VectorStore,
+    query_encoder: Callable[[], DualEncoder | None],
+) -> Dispatcher:
+    """The ingestion dispatcher for the broker mode (see the module docstring)."""
+    if settings.broker.mode == "celery":
+        from modalign.ingest.dispatch import CeleryDispatcher
+
+        return CeleryDispatcher(settings)
+    from modalign.encoders.load import load_dual_encoder
+    from modalign.ingest.dispatch import InProcessDispatcher
+    from modalign.ingest.resources import IngestResources
+
+    def encoder_for(version: str) -> DualEncoder:
+        current = query_encoder()
+        if current is not None and current.version == version:
+            return current
+        return load_dual_encoder(settings, version)
+
+    resources = IngestResources(
+        settings=settings, sessions=sessions, store=SharedStore(store), encoder_loader=encoder_for
+    )
+    return InProcessDispatcher(resources)
