@@ -1,0 +1,1 @@
+"""Datasets: the JSONL manifest schema and the demo-data builders (emoji, openclipart)."""
