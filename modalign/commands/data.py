@@ -2,18 +2,78 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Annotated
+
 import typer
 
-from modalign.commands import settings_of
+from modalign.commands import fail, settings_of
+from modalign.errors import ModalignError
+
+if TYPE_CHECKING:
+    from modalign.datasets.build import BuildSummary
 
 data_app = typer.Typer(help="Datasets: build the demo set.", no_args_is_help=True)
 
 
+def _split_table(summary: BuildSummary) -> object:
+    from rich.table import Table
+
+    table = Table(title=f"Demo set: {summary.manifest}")
+    for column in ("source", "train", "val", "test", "kept", "w/o skin-tone variants", "skipped"):
+        table.add_column(column, justify="left" if column == "source" else "right")
+    for name, source in sorted(summary.sources.items()):
+        cells = [source.splits[s] for s in ("train", "val", "test")]
+        extra = [source.kept, source.kept_without_variants, sum(source.skipped.values())]
+        table.add_row(name, *(str(n) for n in (*cells, *extra)))
+    totals = [summary.split_total(s) for s in ("train", "val", "test")]
+    table.add_row("total", *(str(n) for n in totals), str(summary.total), "", "", style="bold")
+    return table
+
+
+def _skip_table(summary: BuildSummary) -> object:
+    from rich.table import Table
+
+    table = Table(title="Skipped, by reason")
+    for column in ("source", "reason", "items"):
+        table.add_column(column, justify="right" if column == "items" else "left")
+    for name, source in sorted(summary.sources.items()):
+        for reason, count in source.skipped.items():
+            table.add_row(name, reason, str(count))
+    return table
+
+
+def print_summary(summary: BuildSummary) -> None:
+    """Per-source, per-split counts and the skipped items by reason, as Rich tables."""
+    from rich.console import Console
+
+    console = Console()
+    console.print(_split_table(summary))
+    console.print(_skip_table(summary))
+    train_only = sum(s.shared_caption_train_only for s in summary.sources.values())
+    console.print(
+        f"{summary.rendered} images rendered, {summary.reused} reused, "
+        f"{train_only} kept in train because their name caption is shared; "
+        f"{summary.seconds:.1f} s"
+    )
+
+
 @data_app.command("build-demo")
-def build_demo(ctx: typer.Context) -> None:
+def build_demo(
+    ctx: typer.Context,
+    limit: Annotated[
+        int | None, typer.Option(min=1, help="Take at most this many items per source.")
+    ] = None,
+    workers: Annotated[int, typer.Option(min=1, help="Render processes.")] = 2,
+) -> None:
     """Build <data dir>/demo/ from the Debian emoji and openclipart packages."""
-    settings_of(ctx)
-    raise typer.Exit(2)
+    from modalign.datasets.build import BuildOptions, build_demo_for
+
+    settings = settings_of(ctx)
+    try:
+        summary = build_demo_for(settings, BuildOptions(limit=limit, workers=workers))
+    except ModalignError as exc:
+        raise fail(str(exc)) from exc
+    print_summary(summary)
 
 
 def register(app: typer.Typer) -> None:
