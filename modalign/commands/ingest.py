@@ -2,26 +2,241 @@
 
 from __future__ import annotations
 
+import json
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
 import typer
 
 from modalign.commands import fail, settings_of
+from modalign.errors import ModalignError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from modalign.ingest.progress import JobProgress
+    from modalign.ingest.runner import JobRunner
 
 jobs_app = typer.Typer(help="Ingestion jobs: list, show, resume.", no_args_is_help=True)
 
 
-def ingest(ctx: typer.Context, source: str) -> None:
-    """Ingest a source (folder, JSONL manifest, COCO, Flickr30K)."""
-    settings_of(ctx)
-    raise fail("ingest is not built yet (issue 5)", 2)
+def _console() -> Console:
+    from rich.console import Console
+
+    return Console(stderr=True)
 
 
-def worker(ctx: typer.Context) -> None:
-    """Start a Celery worker."""
-    settings_of(ctx)
-    raise fail("worker is not built yet (issue 5)", 2)
+def _runner(ctx: typer.Context) -> JobRunner:
+    from modalign.ingest.runner import JobRunner
+
+    return JobRunner(settings_of(ctx))
+
+
+def _drive(runner: JobRunner, job_id: int, *, wait: bool) -> JobProgress:
+    """Run the job here, or send it to the workers (and wait if asked), with a progress bar."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    columns = (
+        TextColumn(f"job {job_id}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]:.1f} items/s, {task.fields[failed]} failed"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=_console(), transient=False) as bar:
+        task = bar.add_task("ingest", total=None, rate=0.0, failed=0)
+
+        def show(progress: JobProgress) -> None:
+            bar.update(
+                task,
+                total=progress.total or None,
+                completed=progress.processed,
+                rate=progress.rate,
+                failed=progress.failed,
+            )
+
+        if not runner.uses_celery:
+            runner.run_here(job_id, on_batch=lambda _: show(runner.progress(job_id)))
+        else:
+            sent = runner.send(job_id)
+            typer.echo(f"job {job_id}: sent {len(sent)} batches to the workers", err=True)
+            if wait:
+                runner.wait(job_id, on_progress=show)
+        final = runner.progress(job_id)
+        show(final)
+    return final
+
+
+def _summary(runner: JobRunner, progress: JobProgress, failures: int = 10) -> None:
+    typer.echo(
+        f"job {progress.id} {progress.status}: {progress.total} items, {progress.done} done, "
+        f"{progress.skipped} skipped, {progress.failed} failed, {progress.new_points} new points"
+        f" ({progress.rate:.1f} items/s)"
+    )
+    for uri, reason in runner.failures(progress.id, failures):
+        typer.echo(f"  failed {uri}: {reason}")
+
+
+def ingest(
+    ctx: typer.Context,
+    source: Annotated[
+        Path, typer.Argument(help="Folder, JSONL manifest, COCO JSON or Flickr file.")
+    ],
+    kind: Annotated[
+        str | None, typer.Option(help="folder|manifest|coco|flickr (default: detect).")
+    ] = None,
+    dataset: Annotated[
+        str | None, typer.Option(help="Dataset name (default: from the source).")
+    ] = None,
+    tag: Annotated[
+        list[str] | None, typer.Option("--tag", help="Tag every asset (repeatable).")
+    ] = None,
+    model: Annotated[
+        str | None, typer.Option(help="Model version (default: the active one).")
+    ] = None,
+    image_root: Annotated[
+        Path | None, typer.Option(help="Image folder of a COCO/Flickr file.")
+    ] = None,
+    wait: Annotated[
+        bool, typer.Option(help="With Celery: wait for the workers to finish.")
+    ] = False,
+) -> None:
+    """Ingest a source (folder, JSONL manifest, COCO, Flickr30K) into the catalog and the store."""
+    from modalign.ingest.sources import SOURCE_KINDS, SourceSpec, detect_source
+
+    if kind is not None and kind not in SOURCE_KINDS:
+        raise fail(f"--kind must be one of {', '.join(SOURCE_KINDS)}", 2)
+    try:
+        spec = SourceSpec(source, kind or detect_source(source), image_root)  # type: ignore[arg-type]
+        runner = _runner(ctx)
+        job_id = runner.create(spec, dataset=dataset, tags=tag or [], model=model)
+        typer.echo(f"job {job_id} created", err=True)
+        progress = _drive(runner, job_id, wait=wait)
+    except ModalignError as exc:
+        raise fail(str(exc)) from exc
+    _summary(runner, progress)
+
+
+@jobs_app.command("list")
+def jobs_list(
+    ctx: typer.Context,
+    limit: Annotated[int, typer.Option(help="How many of the newest jobs.")] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+) -> None:
+    """The newest jobs with their counters."""
+    runner = _runner(ctx)
+    for job in runner.jobs(limit):
+        if as_json:
+            typer.echo(json.dumps(job.as_dict(), default=str))
+        else:
+            typer.echo(
+                f"{job.id:>5}  {job.kind:<8} {job.status:<22} {job.processed:>7}/{job.total:<7} "
+                f"failed {job.failed:<5} {job.dataset}  {job.source}"
+            )
+
+
+@jobs_app.command("show")
+def jobs_show(
+    ctx: typer.Context,
+    job_id: Annotated[int, typer.Argument(help="Job id.")],
+    failures: Annotated[int, typer.Option(help="How many failed items to list.")] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Counts, rate and failures of one job."""
+    runner = _runner(ctx)
+    try:
+        progress = runner.progress(job_id)
+    except ModalignError as exc:
+        raise fail(str(exc)) from exc
+    if as_json:
+        data = progress.as_dict()
+        data["failures"] = [{"uri": u, "error": e} for u, e in runner.failures(job_id, failures)]
+        typer.echo(json.dumps(data, default=str, indent=2))
+        return
+    _summary(runner, progress, failures)
+
+
+@jobs_app.command("resume")
+def jobs_resume(
+    ctx: typer.Context,
+    job_id: Annotated[int, typer.Argument(help="Job id.")],
+    wait: Annotated[
+        bool, typer.Option(help="With Celery: wait for the workers to finish.")
+    ] = False,
+) -> None:
+    """Re-dispatch the unfinished items of a job (after a crash, a lost broker, a killed worker)."""
+    runner = _runner(ctx)
+    try:
+        progress = _drive(runner, job_id, wait=wait)
+    except ModalignError as exc:
+        raise fail(str(exc)) from exc
+    _summary(runner, progress)
+
+
+def worker(
+    ctx: typer.Context,
+    concurrency: Annotated[
+        int | None, typer.Option(help="Worker processes (default: settings).")
+    ] = None,
+    pool: Annotated[str, typer.Option(help="Celery pool: prefork or solo.")] = "prefork",
+    loglevel: Annotated[str, typer.Option(help="Celery log level.")] = "INFO",
+    visibility_timeout: Annotated[
+        int, typer.Option(help="Seconds before a dead worker's batch is delivered again.")
+    ] = 3600,
+) -> None:
+    """Start a Celery worker: N processes, each with its own encoder and torch threads."""
+    settings = settings_of(ctx)
+    threads = str(settings.encoders.torch_threads)
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[name] = threads  # before torch is imported anywhere in this process tree
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    from modalign.ingest.tasks import worker_app
+
+    app = worker_app(settings, visibility_timeout=visibility_timeout)
+    app.worker_main(
+        [
+            "worker",
+            f"--concurrency={concurrency or settings.broker.worker_concurrency}",
+            f"--pool={pool}",
+            f"--loglevel={loglevel}",
+            f"--queues={settings.broker.queue}",
+            "--without-gossip",
+            "--without-mingle",
+        ]
+    )
+
+
+def reindex(
+    ctx: typer.Context,
+    model: Annotated[str, typer.Option("--model", help="Model version to embed everything in.")],
+    wait: Annotated[
+        bool, typer.Option(help="With Celery: wait for the workers to finish.")
+    ] = False,
+) -> None:
+    """Embed every catalogued asset into version V, then make V the active version."""
+    from modalign.ingest.reindex import reindex_job
+
+    runner = _runner(ctx)
+    try:
+        job_id = reindex_job(runner.sessions, model)
+        typer.echo(f"reindex job {job_id} into {model}", err=True)
+        progress = _drive(runner, job_id, wait=wait)
+    except ModalignError as exc:
+        raise fail(str(exc)) from exc
+    _summary(runner, progress)
 
 
 def register(app: typer.Typer) -> None:
     app.command("ingest")(ingest)
     app.command("worker")(worker)
+    app.command("reindex")(reindex)
     app.add_typer(jobs_app, name="jobs")

@@ -50,6 +50,7 @@ def celery_config(settings: Settings, *, visibility_timeout: int) -> dict[str, A
         },
         "result_backend_transport_options": {"retry_policy": {"timeout": 5.0}},
         "worker_hijack_root_logger": False,
+        "worker_proc_alive_timeout": 60.0,
         "worker_cancel_long_running_tasks_on_connection_loss": False,
     }
 

@@ -57,8 +57,7 @@ def run_batch(res: IngestResources, job_id: int, batch_no: int) -> BatchResult:
     with timer.stage("write"):
         outcome = write_batch(res, target, works, failures)
     if outcome.finished_job:
-        with timer.stage("optimize"), res.store.use() as store:
-            store.optimize(version=target.version)
+        _on_finish(res, target, timer)
     log.info(
         "job %d batch %d: %d items, %d done, %d failed, %d skipped, %d new points; %s",
         job_id,
@@ -81,6 +80,15 @@ def run_batch(res: IngestResources, job_id: int, batch_no: int) -> BatchResult:
         outcome.finished_job,
         dict(timer.seconds),
     )
+
+
+def _on_finish(res: IngestResources, target: BatchTarget, timer: StageTimer) -> None:
+    """The batch that completed the job builds the index and, for a reindex, switches version."""
+    from modalign.ingest.reindex import switch_if_reindexed
+
+    with timer.stage("optimize"), res.store.use() as store:
+        store.optimize(version=target.version)
+    switch_if_reindexed(res, target.job_id)
 
 
 def load_batch(

@@ -90,7 +90,7 @@ def plan_job(settings: Settings, sessions: sessionmaker[Session], job_id: int) -
     if spec.get("planned"):
         return already
     size = settings.ingest.batch_size
-    items = iter_source(source_of(spec), max_caption_chars=settings.ingest.max_caption_chars)
+    items = _source_items(settings, sessions, spec)
     total = already
     for chunk in _chunks(itertools.islice(items, already, None), size):
         with session_scope(sessions) as session:
@@ -102,6 +102,16 @@ def plan_job(settings: Settings, sessions: sessionmaker[Session], job_id: int) -
         repo.finish_job_if_complete(session=session, job_id=job_id)
     log.info("job %d planned: %d items in batches of %d", job_id, total, size)
     return total
+
+
+def _source_items(
+    settings: Settings, sessions: sessionmaker[Session], spec: dict[str, Any]
+) -> Iterator[SourceItem]:
+    from modalign.ingest.reindex import CATALOG_SOURCE, catalog_items
+
+    if spec.get("kind") == CATALOG_SOURCE:
+        return catalog_items(sessions)
+    return iter_source(source_of(spec), max_caption_chars=settings.ingest.max_caption_chars)
 
 
 def _chunks(items: Iterator[SourceItem], size: int) -> Iterator[list[SourceItem]]:

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
+import psycopg
+import redis
 import torch
 
 from modalign.catalog import repo
 from modalign.catalog.db import make_engine, make_session_factory, session_scope
+from modalign.catalog.migrate import upgrade
 from modalign.config import Settings
 from modalign.encoders.checkpoint import ModelCard, save_checkpoint
 from modalign.encoders.heads import AlignmentHeads, HeadSpec
@@ -72,3 +84,108 @@ def store_counts(source: Settings | IngestResources, version: str) -> tuple[int,
         return counts_in(store, version)
     finally:
         store.close()
+
+
+@contextmanager
+def fresh_postgres(prefix: str = "modalign_ingest") -> Iterator[str]:
+    """A new, migrated PostgreSQL database on 127.0.0.1 (dropped afterwards)."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = "postgresql://postgres@127.0.0.1:5432/postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]
+    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class RedisServer:
+    """A private redis-server, started like .ci/run's (no persistence), restartable."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.port = free_port()
+        self.workdir = workdir
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        command = [
+            "redis-server",
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(self.workdir),
+            "--logfile",
+            str(self.workdir / "redis.log"),
+        ]
+        self.process = subprocess.Popen(command)
+        client = redis.Redis(port=self.port)
+        for _ in range(100):
+            try:
+                client.ping()
+                return
+            except redis.ConnectionError:
+                time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+            self.process = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+
+class Worker:
+    """A `modalign worker` subprocess in its own process group (so kill -9 takes it all)."""
+
+    def __init__(self, env: dict[str, str], log_path: Path, *extra: str) -> None:
+        command = [
+            str(Path(sys.executable).parent / "modalign"),
+            "worker",
+            "--concurrency",
+            "1",
+            "--loglevel",
+            "INFO",
+            *extra,
+        ]
+        self.log = log_path.open("ab")
+        self.process = subprocess.Popen(
+            command, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+    def kill(self) -> None:
+        """SIGKILL the worker and its pool processes at once."""
+        with suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+        self.log.close()
+
+    def stop(self) -> None:
+        """Warm shutdown (SIGTERM), then make sure nothing is left."""
+        if self.process.poll() is None:
+            os.kill(self.process.pid, signal.SIGTERM)  # the main process: warm shutdown
+            with suppress(subprocess.TimeoutExpired):
+                self.process.wait(timeout=30)
+        self.kill()

@@ -1,0 +1,93 @@
+"""Re-indexing: embed every catalogued asset into another model version, then switch to it.
+
+A reindex job's items are the catalog's assets (by id, so an interrupted plan continues where it
+stopped); its batches run through the same pipeline as ingestion, so assets already embedded in
+the target version are skipped and searches keep using the active version meanwhile. When the
+last batch commits, the target version becomes active in the catalog and in the store (both
+collections' aliases move together).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from modalign.catalog import repo
+from modalign.catalog.db import session_scope
+from modalign.catalog.models import Asset, Job, JobKind, JobStatus
+from modalign.ingest.resources import IngestResources
+from modalign.ingest.sources import SourceItem
+
+log = logging.getLogger(__name__)
+
+PAGE = 500
+CATALOG_SOURCE = "catalog"
+
+
+def reindex_job(sessions: sessionmaker[Session], model: str) -> int:
+    """The open reindex job into ``model`` if there is one (to resume), else a new one."""
+    with session_scope(sessions) as session:
+        version = repo.get_model_version(session=session, ref=model)
+        stmt = select(Job.id).where(
+            Job.kind == JobKind.REINDEX.value,
+            Job.model_version_id == version.id,
+            Job.status.in_([JobStatus.PENDING.value, JobStatus.RUNNING.value]),
+        )
+        open_job = session.scalars(stmt.order_by(Job.id.desc())).first()
+        if open_job is not None:
+            return open_job
+        job = repo.create_job(
+            session=session,
+            kind=JobKind.REINDEX,
+            source_spec={"kind": CATALOG_SOURCE, "path": "catalog", "planned": False},
+            dataset="*",
+            model_version_id=version.id,
+        )
+        return job.id
+
+
+def catalog_items(sessions: sessionmaker[Session]) -> Iterator[SourceItem]:
+    """Every asset as a source item (file, captions, expected hash), in id order."""
+    last = 0
+    while True:
+        with session_scope(sessions) as session:
+            ids = list(
+                session.scalars(
+                    select(Asset.id).where(Asset.id > last).order_by(Asset.id).limit(PAGE)
+                )
+            )
+            assets = repo.get_assets(session=session, ids=ids)
+            items = [_item(assets[i]) for i in ids if i in assets]
+        if not ids:
+            return
+        last = ids[-1]
+        yield from items
+
+
+def _item(asset: Asset) -> SourceItem:
+    return SourceItem(
+        key=asset.uri,
+        path=Path(asset.uri),
+        captions=tuple(c.text for c in asset.captions),
+        meta={"source": asset.source, "split": asset.split, "sha256": asset.content_hash},
+    )
+
+
+def switch_if_reindexed(res: IngestResources, job_id: int) -> bool:
+    """After a reindex job finished (not failed): make its version active; True if switched."""
+    with session_scope(res.sessions) as session:
+        job = repo.get_job(session=session, job_id=job_id)
+        if job.kind != JobKind.REINDEX.value or job.model_version_id is None:
+            return False
+        if job.status == JobStatus.FAILED.value:
+            log.warning("reindex job %d failed: the active version is unchanged", job_id)
+            return False
+        version = repo.activate_model_version(session=session, ref=job.model_version_id)
+        with res.store.use() as store:
+            store.set_active_version(version.name)
+    log.info("reindex job %d done: %s is now the active version", job_id, version.name)
+    return True

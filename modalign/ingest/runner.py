@@ -1,0 +1,98 @@
+"""What the CLI (and the API) do with jobs, one object per invocation.
+
+It migrates the catalog to head, then creates jobs, runs them in-process or sends them to
+Celery workers, waits, and reads their state. Sending to Celery imports neither torch nor the
+store: tasks go by name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from modalign.config import Settings
+from modalign.ingest import progress as job_state
+from modalign.ingest.dispatch import CeleryDispatcher, InProcessDispatcher
+from modalign.ingest.jobs import resume, wait_with_redelivery
+from modalign.ingest.pipeline import BatchResult
+from modalign.ingest.plan import create_ingest_job
+from modalign.ingest.progress import JobProgress
+from modalign.ingest.sources import SourceSpec
+
+
+class JobRunner:
+    """Job operations bound to one catalog."""
+
+    def __init__(self, settings: Settings) -> None:
+        from modalign.catalog.db import make_engine, make_session_factory
+        from modalign.catalog.migrate import upgrade
+
+        upgrade(settings.database_url)
+        self.settings = settings
+        self.engine: Engine = make_engine(settings.database_url, echo=settings.database.echo)
+        self.sessions: sessionmaker[Session] = make_session_factory(self.engine)
+        self._celery: CeleryDispatcher | None = None
+
+    @property
+    def uses_celery(self) -> bool:
+        return self.settings.broker.mode == "celery"
+
+    def create(
+        self,
+        source: SourceSpec,
+        *,
+        dataset: str | None = None,
+        tags: Sequence[str] = (),
+        model: str | None = None,
+    ) -> int:
+        """A new ingest job (planned when it is started)."""
+        return create_ingest_job(self.sessions, source, dataset=dataset, tags=tags, model=model)
+
+    def run_here(self, job_id: int, on_batch: Callable[[BatchResult], None] | None = None) -> None:
+        """Plan (or finish planning) and run every unfinished batch in this process."""
+        from modalign.encoders.load import load_dual_encoder
+        from modalign.ingest.resources import IngestResources, store_access
+
+        settings = self.settings
+        res = IngestResources(
+            settings=settings,
+            sessions=self.sessions,
+            store=store_access(settings, shared=False),
+            encoder_loader=lambda version: load_dual_encoder(settings, version),
+        )
+        try:
+            resume(settings, self.sessions, InProcessDispatcher(res, on_batch), job_id)
+        finally:
+            res.close()
+
+    def send(self, job_id: int) -> list[int]:
+        """Plan and send the unfinished batches to Celery; returns the batch numbers sent."""
+        return resume(self.settings, self.sessions, self.celery, job_id)
+
+    @property
+    def celery(self) -> CeleryDispatcher:
+        if self._celery is None:
+            self._celery = CeleryDispatcher(self.settings)
+        return self._celery
+
+    def wait(
+        self, job_id: int, on_progress: Callable[[JobProgress], None] | None = None
+    ) -> JobProgress:
+        """Wait for a Celery job, re-sending its batches if the broker restarts meanwhile."""
+        return wait_with_redelivery(
+            self.settings, self.sessions, self.celery, job_id, on_progress=on_progress
+        )
+
+    def progress(self, job_id: int) -> JobProgress:
+        return job_state.job_progress(self.sessions, job_id)
+
+    def jobs(self, limit: int = 20) -> list[JobProgress]:
+        return job_state.list_progress(self.sessions, limit)
+
+    def failures(self, job_id: int, limit: int = 20) -> list[tuple[str, str]]:
+        return job_state.job_failures(self.sessions, job_id, limit)
+
+    def close(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,165 @@
+"""Celery end to end: real Redis, real `modalign worker` subprocesses, PostgreSQL catalog.
+
+(a) kill -9 a worker in the middle of a job and start another: the job completes with exactly
+    N assets and N image points (the stranded batch comes back after the visibility timeout).
+(b) restart Redis (no persistence: queued messages are lost) in the middle of a job: waiting
+    notices the restart and re-sends the unfinished batches; the job completes, exactly once.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from sqlalchemy import func, select
+
+from modalign.catalog.db import session_scope
+from modalign.catalog.models import Asset, JobStatus
+from modalign.config import Settings
+from modalign.ingest.progress import JobProgress
+from modalign.ingest.runner import JobRunner
+from modalign.ingest.sources import SourceSpec
+
+from .helpers import (
+    TINY_MODEL,
+    RedisServer,
+    Worker,
+    fresh_postgres,
+    make_settings,
+    register_tiny_model,
+    store_counts,
+)
+
+pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.slow]
+
+N_IMAGES = 48
+BATCH = 4
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def pictures(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("pictures")
+    for i in range(N_IMAGES):
+        Image.new("RGB", (64, 48), (i * 5, 255 - i * 5, (i * 37) % 256)).save(
+            folder / f"{i:03d}.png"
+        )
+        (folder / f"{i:03d}.txt").write_text(f"picture number {i}\n")
+    return folder
+
+
+@pytest.fixture
+def celery_settings(
+    tmp_path: Path, redis_server: RedisServer, shared_cache: Path
+) -> Iterator[Settings]:
+    with fresh_postgres() as url:
+        settings = make_settings(tmp_path / "data", url, shared_cache, batch_size=BATCH)
+        settings = settings.model_copy(
+            update={
+                "broker": settings.broker.model_copy(
+                    update={
+                        "mode": "celery",
+                        "url": f"{redis_server.url}/0",
+                        "result_backend": f"{redis_server.url}/1",
+                        "queue": "ingest-test",
+                    }
+                )
+            }
+        )
+        register_tiny_model(settings, TINY_MODEL)
+        yield settings
+
+
+def _env(settings: Settings) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        {
+            "MODALIGN_PATHS__DATA_DIR": str(settings.paths.data_dir),
+            "MODALIGN_DATABASE__URL": settings.database_url,
+            "MODALIGN_BROKER__MODE": "celery",
+            "MODALIGN_BROKER__URL": settings.broker.url,
+            "MODALIGN_BROKER__RESULT_BACKEND": settings.broker.result_backend,
+            "MODALIGN_BROKER__QUEUE": settings.broker.queue,
+            "MODALIGN_ENCODERS__TORCH_THREADS": "1",
+            "MODALIGN_INGEST__BATCH_SIZE": str(BATCH),
+        }
+    )
+    return env
+
+
+def _wait_until(runner: JobRunner, job_id: int, processed: int, timeout: float) -> JobProgress:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        progress = runner.progress(job_id)
+        if progress.processed >= processed or progress.finished:
+            return progress
+        time.sleep(0.05)
+    raise AssertionError(f"job {job_id} made no progress in {timeout}s: {runner.progress(job_id)}")
+
+
+def _assert_exactly_once(runner: JobRunner, settings: Settings, progress: JobProgress) -> None:
+    assert progress.status == JobStatus.COMPLETED.value, progress
+    assert (progress.total, progress.done, progress.failed) == (N_IMAGES, N_IMAGES, 0)
+    assert progress.new_points == 2 * N_IMAGES
+    with session_scope(runner.sessions) as session:
+        assert session.scalar(select(func.count()).select_from(Asset)) == N_IMAGES
+    assert store_counts(settings, TINY_MODEL) == (N_IMAGES, N_IMAGES)
+
+
+def test_killed_worker_loses_and_duplicates_nothing(
+    celery_settings: Settings, pictures: Path, tmp_path: Path
+) -> None:
+    runner = JobRunner(celery_settings)
+    env, log = _env(celery_settings), tmp_path / "workers.log"
+    first = Worker(env, log, "--visibility-timeout", "8")
+    try:
+        job_id = runner.create(SourceSpec(pictures, "folder"))
+        assert len(runner.send(job_id)) == N_IMAGES // BATCH
+        mid = _wait_until(runner, job_id, 2 * BATCH, timeout=120)
+    finally:
+        first.kill()
+    assert not mid.finished and mid.processed < N_IMAGES, "the job ended before the kill"
+    second = Worker(env, log, "--visibility-timeout", "8")
+    try:
+        final = _wait_finished(runner, job_id, timeout=150)
+    finally:
+        second.stop()
+    _assert_exactly_once(runner, celery_settings, final)
+
+
+def _wait_finished(runner: JobRunner, job_id: int, timeout: float) -> JobProgress:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        progress = runner.progress(job_id)
+        if progress.finished:
+            return progress
+        time.sleep(0.2)
+    raise AssertionError(f"job {job_id} did not finish in {timeout}s: {runner.progress(job_id)}")
+
+
+def test_redis_restart_mid_job_is_recovered_by_waiting(
+    celery_settings: Settings, pictures: Path, redis_server: RedisServer, tmp_path: Path
+) -> None:
+    runner = JobRunner(celery_settings)
+    worker = Worker(_env(celery_settings), tmp_path / "workers.log")
+    try:
+        job_id = runner.create(SourceSpec(pictures, "folder"))
+        runner.send(job_id)
+        mid = _wait_until(runner, job_id, 2 * BATCH, timeout=120)
+        redis_server.restart()
+        assert not mid.finished, "the job ended before the restart"
+        final = runner.wait(job_id)
+    finally:
+        worker.stop()
+    _assert_exactly_once(runner, celery_settings, final)
