@@ -21,8 +21,10 @@ from modalign.config import Settings
 from modalign.service import dashboard
 from modalign.service.gauges import collection_points, item_counts, queue_depth
 from modalign.service.metrics import MetricsMiddleware, ServiceMetrics, StateSources
+from modalign.service.openapi import install_openapi
 from modalign.service.problems import install_problem_handlers
-from modalign.service.routers import assets, health, jobs, models
+from modalign.service.routers import assets, health, jobs, models, search
+from modalign.service.schemas import QueryBody, UploadForm
 from modalign.service.state import ServiceState, open_state
 
 log = logging.getLogger(__name__)
@@ -48,9 +50,11 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     install_problem_handlers(app)
     for router in (
-        health.router, assets.router, jobs.router, models.router, dashboard.router
+        search.router, assets.router, jobs.router, models.router, health.router,
+        dashboard.router,
     ):
         app.include_router(router)
+    install_openapi(app, [QueryBody, UploadForm])
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
 

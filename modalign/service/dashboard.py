@@ -35,7 +35,7 @@ FAILURES_SHOWN = 5
 
 def dashboard_data(state: ServiceState) -> Dashboard:
     """Everything the page shows, read in one catalog transaction."""
-    with session_scope(state.sessions) as session:
+    with session_scope(state.readers) as session:
         jobs = [
             job_detail(j, repo.list_failures(session=session, job_id=j.id, limit=FAILURES_SHOWN))
             for j in repo.list_jobs(session=session, limit=DASHBOARD_JOBS)
@@ -47,7 +47,8 @@ def dashboard_data(state: ServiceState) -> Dashboard:
         jobs=jobs,
         throughput=[ThroughputPoint(start=m.start, items=m.items) for m in minutes],
         queue_depth=queue_depth(state), broker_mode=state.settings.broker.mode,
-        models=models, active_model=state.store.active_version(), item_totals=totals,
+        models=models, active_model=next((m.name for m in models if m.active), None),
+        item_totals=totals,
     )
 
 

@@ -36,8 +36,8 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
 def get_session(state: StateDep) -> Iterator[Session]:
-    """One catalog transaction per request, committed before the response is sent."""
-    with session_scope(state.sessions) as session:
+    """One read-only catalog transaction per request (reads never queue behind writers)."""
+    with session_scope(state.readers) as session:
         yield session
 
 

@@ -12,7 +12,7 @@ from modalign.service.stats import item_totals
 
 def item_counts(state: ServiceState) -> Mapping[str, int]:
     """Job items by status over every job."""
-    with session_scope(state.sessions) as session:
+    with session_scope(state.readers) as session:
         return item_totals(session=session)
 
 

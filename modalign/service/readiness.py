@@ -35,7 +35,7 @@ def _check(probe: Callable[[], str]) -> CheckView:
 
 
 def _database(state: ServiceState) -> str:
-    with session_scope(state.sessions) as session:
+    with session_scope(state.readers) as session:
         session.execute(text("SELECT 1"))
     return state.engine.dialect.name
 

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from modalign.search.filters import Filter
+from modalign.search.results import CaptionHit, ImageHit
 
 MAX_LIMIT = 100
 MAX_OFFSET = 10_000
@@ -30,6 +31,7 @@ class QueryKnobs(BaseModel):
     )
     ef: int | None = Field(None, ge=8, le=4_096, description="HNSW beam width for this query.")
     exact: bool = Field(False, description="Brute-force search instead of HNSW.")
+    hydrate: bool = Field(True, description="Attach each hit's catalog metadata and captions.")
 
 
 class QueryBody(QueryKnobs):
@@ -81,6 +83,7 @@ class UploadForm(BaseModel):
     score_threshold: float | None = Field(None, ge=-1.0, le=1.0)
     ef: int | None = Field(None, ge=8, le=4_096)
     exact: bool = False
+    hydrate: bool = True
     filter: str | None = Field(None, description="The filter as a JSON string.")
 
 
@@ -204,7 +207,7 @@ class CollectionView(BaseModel):
 
 class ModelList(BaseModel):
     models: list[ModelView]
-    active: str | None = Field(description="Name of the active model version (the store's).")
+    active: str | None = Field(description="Name of the active model version.")
 
 
 class CaptionView(BaseModel):
@@ -271,3 +274,34 @@ class Dashboard(BaseModel):
     models: list[ModelView]
     active_model: str | None
     item_totals: dict[str, int]
+
+
+HIT_EXAMPLE: Any = {
+    "point_id": "0b3c6f9e-3f43-5c35-9a52-5f1fe1c1e0a1", "score": 0.412, "asset_id": 7,
+    "payload": {"asset_id": 7, "source": "emoji", "dataset": "demo", "tags": ["food"]},
+    "asset": {
+        "asset_id": 7, "uri": "/data/demo/emoji/1f34e.png", "width": 128, "height": 128,
+        "source": "emoji", "dataset": "demo", "split": "test", "tags": ["food"],
+        "created_at": "2026-01-01T00:00:00Z", "content_hash": "ab" * 32,
+        "captions": [{"text": "red apple", "position": 0}],
+    },
+}
+
+
+class ImageHits(BaseModel):
+    """Images found, best first."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"hits": [HIT_EXAMPLE]}]})
+
+    hits: list[ImageHit]
+
+
+class CaptionHits(BaseModel):
+    """Captions found, best first, each with the image it describes."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"hits": [{
+        **HIT_EXAMPLE, "text": "red apple", "position": 0,
+        "image_point_id": "0b3c6f9e-3f43-5c35-9a52-5f1fe1c1e0a1",
+    }]}]})
+
+    hits: list[CaptionHit]

@@ -29,6 +29,7 @@ class ServiceState:
     settings: Settings
     engine: Engine
     sessions: sessionmaker[Session]
+    readers: sessionmaker[Session]
     store: VectorStore
     queries: QueryEncoder
     broker: BrokerProbe | None
@@ -52,7 +53,10 @@ def open_state(settings: Settings) -> ServiceState:
     store = open_store(settings)
     queries = QueryEncoder(settings)
     broker = BrokerProbe(settings) if settings.broker.mode == "celery" else None
-    state = ServiceState(settings, engine, make_session_factory(engine), store, queries, broker)
+    state = ServiceState(
+        settings, engine, make_session_factory(engine),
+        make_session_factory(engine, read_only=True), store, queries, broker,
+    )
     try:
         queries.load()
         dispatcher = make_dispatcher(settings, state.sessions, store, lambda: queries.current)

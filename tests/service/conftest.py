@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from modalign.config import Settings
@@ -18,6 +19,8 @@ from modalign.service.app import create_app
 from .helpers import LiveServer, make_images, make_settings, register_tiny_model, wait_for_job
 
 INDEXED_IMAGES = 24
+MAX_UPLOAD_BYTES = 300_000
+MAX_PIXELS = 4_000_000
 
 
 @pytest.fixture(scope="session")
@@ -29,7 +32,10 @@ def tower_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def live_settings(tmp_path_factory: pytest.TempPathFactory, tower_cache: Path) -> Settings:
     data = tmp_path_factory.mktemp("live") / "data"
-    settings = make_settings(data, tower_cache)
+    settings = make_settings(
+        data, tower_cache, service={"max_upload_bytes": MAX_UPLOAD_BYTES},
+        ingest={"batch_size": 8, "max_image_pixels": MAX_PIXELS},
+    )
     register_tiny_model(settings)
     make_images(data / "sources" / "shapes", INDEXED_IMAGES)
     return settings
@@ -51,6 +57,6 @@ def live(live_settings: Settings) -> Iterator[LiveServer]:
 
 
 @pytest.fixture
-def http(live: LiveServer) -> Iterator[object]:
+def http(live: LiveServer) -> Iterator[httpx.Client]:
     with live.client() as client:
         yield client

@@ -38,10 +38,10 @@ def make_settings(data_dir: Path, cache: Path, **sections: dict[str, Any]) -> Se
     data_dir.mkdir(parents=True, exist_ok=True)
     if not (data_dir / "cache").exists():
         (data_dir / "cache").symlink_to(cache, target_is_directory=True)
+    sections = {"ingest": {"batch_size": 8}, **sections}
     settings = Settings(
         paths={"data_dir": data_dir},
         encoders={"torch_threads": 1, "image_backend": "onnx"},
-        ingest={"batch_size": 8},
         **sections,
     )
     migrate.upgrade(settings.database_url)
@@ -110,7 +110,9 @@ class LiveServer:
         sock.bind(("127.0.0.1", 0))
         self.port = sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=5)
+        config = uvicorn.Config(
+            app, log_level="warning", lifespan="on", timeout_graceful_shutdown=5
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(
             target=self.server.run, kwargs={"sockets": [sock]}, name="uvicorn", daemon=True

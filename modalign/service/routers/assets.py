@@ -45,7 +45,7 @@ async def get_thumbnail(
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
     """A JPEG thumbnail of the image (cacheable; its ETag follows the image's content)."""
-    asset = await run_in_threadpool(_load_asset, state.sessions, asset_id)
+    asset = await run_in_threadpool(_load_asset, state.readers, asset_id)
     etag = thumbnail_etag(asset, size)
     headers = {"ETag": etag, "Cache-Control": CACHE_CONTROL}
     if if_none_match == etag:

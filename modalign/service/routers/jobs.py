@@ -55,7 +55,7 @@ def _queue(state: ServiceState, job_id: int) -> JobView:
     if state.jobs is None:
         raise ProblemError(503, "the job runner is not running")
     state.jobs.submit(job_id)
-    with session_scope(state.sessions) as session:
+    with session_scope(state.readers) as session:
         return job_view(repo.get_job(session=session, job_id=job_id))
 
 
@@ -93,6 +93,6 @@ async def resume_job(job_id: JobId, state: StateDep) -> JobView:
 
 
 def _resume(state: ServiceState, job_id: int) -> JobView:
-    with session_scope(state.sessions) as session:
+    with session_scope(state.readers) as session:
         repo.get_job(session=session, job_id=job_id)
     return _queue(state, job_id)

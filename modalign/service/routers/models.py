@@ -25,7 +25,7 @@ def list_models(state: StateDep, session: SessionDep) -> ModelList:
     rows = repo.list_model_versions(session=session)
     return ModelList(
         models=[model_view(row, state.store) for row in rows],
-        active=state.store.active_version(),
+        active=next((row.name for row in rows if row.active), None),
     )
 
 
@@ -41,7 +41,7 @@ async def activate_model(state: StateDep, model_id: int = ModelId) -> ModelView:
 
 def activate(state: ServiceState, model_id: int) -> ModelView:
     """Switch the active model version everywhere (see :func:`activate_model`)."""
-    with session_scope(state.sessions) as session:
+    with session_scope(state.readers) as session:
         name = repo.get_model_version(session=session, ref=model_id).name
     encoder = state.queries.prepare(name)
     try:

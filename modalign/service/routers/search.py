@@ -1,0 +1,148 @@
+"""``/v1/search``: text or image -> images, text or image -> captions, asset -> similar images.
+
+``POST /v1/search/images`` and ``/v1/search/captions`` take either a JSON body (a text query or a
+raw vector) or a multipart upload (an image file plus the same knobs as form fields). Encoding and
+the engine query run in the threadpool, never on the event loop.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+from fastapi import APIRouter, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from modalign.errors import InvalidInputError
+from modalign.search.client import SearchClient
+from modalign.search.hydrate import CatalogLookup
+from modalign.search.results import CaptionHit, ImageHit
+from modalign.service.deps import StateDep
+from modalign.service.problems import ProblemError, problem_responses
+from modalign.service.schemas import (
+    CaptionHits,
+    ImageHits,
+    QueryBody,
+    QueryKnobs,
+    SimilarBody,
+)
+from modalign.service.state import ServiceState
+from modalign.service.uploads import read_capped_body, read_upload
+
+router = APIRouter(prefix="/v1/search", tags=["search"])
+
+MAX_JSON_BYTES = 1024 * 1024
+Target = Literal["images", "captions"]
+ERRORS = problem_responses(413, 415, 422, 503)
+
+
+def _request_body(json_schema: str) -> dict[str, Any]:
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"$ref": f"#/components/schemas/{json_schema}"}},
+                "multipart/form-data": {"schema": {"$ref": "#/components/schemas/UploadForm"}},
+            },
+        }
+    }
+
+
+@router.post(
+    "/images", response_model=ImageHits, responses=ERRORS,
+    openapi_extra=_request_body("QueryBody"),
+)
+async def search_images(request: Request, state: StateDep) -> ImageHits:
+    """Images nearest to a text (JSON ``text``), a vector (JSON ``vector``) or an uploaded image
+    (multipart ``file``)."""
+    hits = await _search(request, state, "images")
+    return ImageHits(hits=hits)
+
+
+@router.post(
+    "/captions", response_model=CaptionHits, responses=ERRORS,
+    openapi_extra=_request_body("QueryBody"),
+)
+async def search_captions(request: Request, state: StateDep) -> CaptionHits:
+    """Captions nearest to an uploaded image (multipart ``file``), a text or a vector (JSON)."""
+    hits = await _search(request, state, "captions")
+    return CaptionHits(hits=hits)
+
+
+@router.post("/similar", response_model=ImageHits, responses=problem_responses(404, 422, 503))
+async def similar_images(body: SimilarBody, state: StateDep) -> ImageHits:
+    """Images most like a catalogued one (the asset itself left out)."""
+    knobs = knobs_of(body)
+    hits = await run_in_threadpool(
+        lambda: client_for(state, needs_encoder=False).similar_images(body.asset_id, **knobs)
+    )
+    return ImageHits(hits=hits)
+
+
+async def _search(request: Request, state: ServiceState, target: Target) -> list[Any]:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type == "multipart/form-data":
+        upload = await read_upload(request, state.settings)
+        knobs = knobs_of(_form_knobs(upload.fields))
+        query: dict[str, Any] = {"image": upload.image}
+    elif content_type == "application/json" or content_type.endswith("+json"):
+        body = _json_body(await read_capped_body(request, MAX_JSON_BYTES))
+        knobs = knobs_of(body)
+        query = {"text": body.text} if body.text is not None else {"vector": body.vector}
+    else:
+        raise ProblemError(415, "send application/json (text or vector) or multipart/form-data")
+    client = client_for(state, needs_encoder="vector" not in query)
+    method = client.search_images if target == "images" else client.search_captions
+    hits: list[ImageHit] | list[CaptionHit] = await run_in_threadpool(
+        lambda: method(**query, **knobs)
+    )
+    return list(hits)
+
+
+def knobs_of(body: QueryKnobs) -> dict[str, Any]:
+    """The SearchClient keyword arguments of a request (the filter kept as a Filter)."""
+    return {name: getattr(body, name) for name in QueryKnobs.model_fields}
+
+
+def client_for(state: ServiceState, *, needs_encoder: bool) -> SearchClient:
+    """A SearchClient over the service's store, current query encoder and read-only catalog.
+
+    Every query, vector queries included, searches the loaded encoder's model version (the one
+    activated through the API), else the store's active version.
+    """
+    encoder = state.queries.current
+    if needs_encoder and encoder is None:
+        raise ProblemError(503, "no model version is loaded: text and image queries are off")
+    version = encoder.version if encoder is not None else None
+    return SearchClient(
+        state.store, encoder=encoder, assets=CatalogLookup(state.readers), version=version
+    )
+
+
+def _json_body(raw: bytes) -> QueryBody:
+    try:
+        return QueryBody.model_validate_json(raw)
+    except ValidationError as exc:
+        raise RequestValidationError(_located(exc, "body")) from exc
+
+
+def _form_knobs(fields: dict[str, str] | Any) -> QueryKnobs:
+    data: dict[str, Any] = {k: v for k, v in fields.items() if k != "filter"}
+    raw_filter = fields.get("filter")
+    if raw_filter:
+        try:
+            data["filter"] = json.loads(raw_filter)
+        except json.JSONDecodeError as exc:
+            raise InvalidInputError(f"form field 'filter' is not JSON: {exc}") from exc
+    try:
+        return QueryKnobs.model_validate(data)
+    except ValidationError as exc:
+        raise RequestValidationError(_located(exc, "form")) from exc
+
+
+def _located(exc: ValidationError, where: str) -> list[dict[str, Any]]:
+    return [
+        {**e, "loc": (where, *e["loc"])} for e in exc.errors(include_url=False, include_input=False)
+    ]

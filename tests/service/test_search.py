@@ -1,0 +1,149 @@
+"""Search over HTTP: text, vector and image queries, filters, paging, and every way to get it wrong."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import httpx
+import pytest
+from PIL import Image
+
+from .conftest import INDEXED_IMAGES, MAX_PIXELS, MAX_UPLOAD_BYTES
+from .helpers import TINY_DIM
+
+
+def png(image: Image.Image) -> bytes:
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+def test_text_search_returns_hydrated_hits_best_first(http: httpx.Client) -> None:
+    response = http.post("/v1/search/images", json={"text": "a red circle", "limit": 5})
+    assert response.status_code == 200, response.text
+    hits = response.json()["hits"]
+    assert len(hits) == 5
+    scores = [h["score"] for h in hits]
+    assert scores == sorted(scores, reverse=True)
+    assert len({h["asset_id"] for h in hits}) == 5
+    asset = hits[0]["asset"]
+    assert asset["asset_id"] == hits[0]["asset_id"]
+    assert asset["captions"][0]["text"].startswith("a ")
+
+
+def test_paging_and_limits_follow_the_engine(http: httpx.Client) -> None:
+    everything = http.post("/v1/search/images", json={"text": "shape", "limit": 100}).json()
+    assert len(everything["hits"]) == INDEXED_IMAGES
+    page = http.post("/v1/search/images", json={"text": "shape", "limit": 5, "offset": 5}).json()
+    assert [h["asset_id"] for h in page["hits"]] == [
+        h["asset_id"] for h in everything["hits"][5:10]
+    ]
+
+
+def test_a_filter_narrows_the_hits(http: httpx.Client) -> None:
+    asset_id = http.post("/v1/search/images", json={"text": "x"}).json()["hits"][0]["asset_id"]
+    flt = {"must": [{"field": "asset_id", "op": "match", "value": asset_id}]}
+    hits = http.post("/v1/search/images", json={"text": "x", "filter": flt}).json()["hits"]
+    assert [h["asset_id"] for h in hits] == [asset_id]
+
+
+def test_a_vector_query_needs_no_encoder_and_matches_itself(http: httpx.Client) -> None:
+    vector = [1.0] + [0.0] * (TINY_DIM - 1)
+    response = http.post("/v1/search/images", json={"vector": vector, "limit": 3})
+    assert response.status_code == 200, response.text
+    hits = response.json()["hits"]
+    assert len(hits) == 3
+    wrong = http.post("/v1/search/images", json={"vector": [1.0, 0.0]})
+    assert wrong.status_code == 422
+    assert wrong.headers["content-type"] == "application/problem+json"
+
+
+def test_an_uploaded_image_finds_itself_first(http: httpx.Client, live_settings: object) -> None:
+    first = http.post("/v1/search/images", json={"text": "x"}).json()["hits"][0]["asset"]
+    data = open(first["uri"], "rb").read()
+    response = http.post(
+        "/v1/search/images", files={"file": ("q.png", data, "image/png")}, data={"limit": "3"}
+    )
+    assert response.status_code == 200, response.text
+    hits = response.json()["hits"]
+    assert len(hits) == 3
+    assert hits[0]["asset_id"] == first["asset_id"]
+    assert hits[0]["score"] == pytest.approx(1.0, abs=1e-4)
+
+
+def test_caption_search_by_image_and_text(http: httpx.Client) -> None:
+    image = png(Image.new("RGB", (64, 64), "red"))
+    by_image = http.post("/v1/search/captions", files={"file": ("q.png", image)})
+    assert by_image.status_code == 200, by_image.text
+    by_text = http.post("/v1/search/captions", json={"text": "a blue square", "limit": 4})
+    hits = by_text.json()["hits"]
+    assert len(hits) == 4
+    assert all(h["text"] and h["asset"]["asset_id"] == h["asset_id"] for h in hits)
+
+
+def test_similar_images_leave_the_asset_out(http: httpx.Client) -> None:
+    asset_id = http.post("/v1/search/images", json={"text": "x"}).json()["hits"][0]["asset_id"]
+    hits = http.post("/v1/search/similar", json={"asset_id": asset_id, "limit": 50}).json()["hits"]
+    assert len(hits) == INDEXED_IMAGES - 1
+    assert asset_id not in {h["asset_id"] for h in hits}
+    assert http.post("/v1/search/similar", json={"asset_id": 10**9}).status_code == 404
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"text": ""},
+        {"text": "   "},
+        {"text": "a", "vector": [0.1]},
+        {"text": "a", "limit": 0},
+        {"text": "a", "limit": 101},
+        {"text": "a", "unknown": 1},
+        {"text": "a", "filter": {"must": [{"field": "nope", "op": "match", "value": "x"}]}},
+        {"text": "a", "filter": {"must": [{"field": "width", "op": "match", "value": "wide"}]}},
+        {"text": "a", "filter": {"must": [{"field": "source", "op": "bogus"}]}},
+    ],
+)
+def test_bad_json_queries_are_422_problems(http: httpx.Client, body: dict[str, object]) -> None:
+    response = http.post("/v1/search/images", json=body)
+    assert response.status_code == 422, response.text
+    problem = response.json()
+    assert response.headers["content-type"] == "application/problem+json"
+    assert problem["status"] == 422 and problem["detail"]
+    assert "Traceback" not in response.text
+
+
+def test_malformed_bodies_and_types(http: httpx.Client) -> None:
+    raw = http.post("/v1/search/images", content=b"{not json",
+                    headers={"content-type": "application/json"})
+    assert raw.status_code == 422
+    text = http.post("/v1/search/images", content=b"hi", headers={"content-type": "text/plain"})
+    assert text.status_code == 415
+    nofile = http.post("/v1/search/images", files={"other": ("a.txt", b"x")})
+    assert nofile.status_code == 422
+    badfilter = http.post(
+        "/v1/search/images", files={"file": ("q.png", png(Image.new("RGB", (32, 32))))},
+        data={"filter": "{nope"},
+    )
+    assert badfilter.status_code == 422
+
+
+def test_uploads_are_limited_in_bytes_and_pixels(http: httpx.Client) -> None:
+    noise = Image.effect_noise((400, 400), 100).convert("RGB")
+    big = png(noise)
+    assert len(big) > MAX_UPLOAD_BYTES
+    response = http.post("/v1/search/images", files={"file": ("big.png", big)})
+    assert response.status_code == 413, response.text
+    bomb = png(Image.new("1", (3000, 3000)))
+    assert len(bomb) < MAX_UPLOAD_BYTES and 3000 * 3000 > MAX_PIXELS
+    response = http.post("/v1/search/images", files={"file": ("bomb.png", bomb)})
+    assert response.status_code == 413, response.text
+    assert "pixels" in response.json()["detail"]
+
+
+def test_non_images_and_broken_images_are_422(http: httpx.Client) -> None:
+    for data in (b"", b"<html></html>", png(Image.new("RGB", (64, 64)))[:60]):
+        response = http.post("/v1/search/images", files={"file": ("q.png", data)})
+        assert response.status_code == 422, (data[:20], response.text)
+        assert json.loads(response.text)["status"] == 422
