@@ -88,7 +88,8 @@ QUERIES: list[dict[str, Any]] = [
     {"text": "a", "filter": Filter(must=[Match(field="dataset", value="shapes")])},
     {"text": "a", "filter": Filter(must=[Range(field="width", gte=96, lte=96)], must_not=[
         MatchAny(field="asset_id", values=[1, 2, 3])])},
-    {"text": "a", "filter": Filter(should=[IsEmpty(field="split"), Match(field="tags", value="t")])},
+    {"text": "a", "filter": Filter(
+        should=[IsEmpty(field="split"), Match(field="tags", value="t")])},
 ]
 
 
