@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from modalign.datasets import titles
+from modalign.datasets.captions import keyword_caption
 from modalign.datasets.openclipart import ClipFile, ClipMetadata
 from modalign.errors import InvalidInputError
 
@@ -76,11 +77,10 @@ def describe_clip(clip: ClipFile, meta: ClipMetadata, shared: Mapping[str, int])
     """Captions (name first, then keywords, then the description) and tags of a drawing."""
     name = with_folder_noun(choose_title(clip, meta, shared), clip)
     keywords = titles.clean_keywords(meta.subjects, meta.creators)
-    named = set(titles.split_words(name.lower()))
-    extra = [k for k in keywords if k.lower() not in named and k.lower() not in name.lower()]
     captions = [name]
-    if extra:
-        captions.append(", ".join(extra[:8]))
+    with_keywords = keyword_caption(name, keywords)
+    if with_keywords:
+        captions.append(with_keywords)
     description = titles.clean_description(meta.description, name, meta.creators)
     if description:
         captions.append(description)

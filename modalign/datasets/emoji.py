@@ -19,6 +19,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont, features
 
+from modalign.datasets.captions import keyword_caption
 from modalign.errors import InvalidInputError
 
 log = logging.getLogger(__name__)
@@ -55,9 +56,9 @@ class EmojiEntry:
         return f"emoji:{codepoints_of(self.base) or 'skin-tone'}"
 
     def captions(self) -> list[str]:
-        """The name first, then the keywords that are not the name itself."""
-        extra = [k for k in self.keywords if k.casefold() != self.name.casefold()]
-        return [self.name, ", ".join(extra)] if extra else [self.name]
+        """The name first, then the name with the keywords that add to it."""
+        extra = keyword_caption(self.name, self.keywords)
+        return [self.name, extra] if extra else [self.name]
 
 
 def codepoints_of(sequence: str) -> str:

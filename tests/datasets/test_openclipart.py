@@ -132,7 +132,7 @@ def test_captions_name_the_picture(rel: str, shared: dict[str, int], expected: s
 def test_keywords_become_a_second_caption_and_tags() -> None:
     clip = _clip("animals/bat_orlando_karam_")
     text = clip_text.describe_clip(clip, read_svg_metadata(clip.svg), {})
-    assert text.captions == ("bat", "mammal, animal")
+    assert text.captions == ("bat", "bat, mammal, animal")
     assert {"mammal", "animal", "animals"} <= set(text.tags)
 
 
