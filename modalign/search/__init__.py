@@ -1,10 +1,11 @@
 """Vector store and search: one store protocol, two Qdrant backends, filters and SearchClient.
 
-Cheap to import: the backends (qdrant-edge, qdrant-client) load when a store is opened.
+The backends (qdrant-edge, qdrant-client) are imported when a store is opened, not here.
 """
 
 from __future__ import annotations
 
+from modalign.search.client import QueryEncoder, SearchClient
 from modalign.search.factory import open_store
 from modalign.search.filters import (
     DatetimeRange,
@@ -16,6 +17,7 @@ from modalign.search.filters import (
     check_filter,
     parse_filter,
 )
+from modalign.search.hydrate import AssetLookup, CatalogLookup
 from modalign.search.naming import (
     Kind,
     alias_name,
@@ -23,25 +25,34 @@ from modalign.search.naming import (
     collection_name,
     image_point_id,
 )
+from modalign.search.results import AssetInfo, CaptionHit, CaptionInfo, ImageHit
 from modalign.search.schema import CaptionPayload, FieldType, ImagePayload, fields_of
 from modalign.search.store import CollectionInfo, Hit, PointIn, QueryParams, Record, VectorStore
 
 __all__ = [
+    "AssetInfo",
+    "AssetLookup",
+    "CaptionHit",
+    "CaptionInfo",
     "CaptionPayload",
+    "CatalogLookup",
     "CollectionInfo",
     "DatetimeRange",
     "FieldType",
     "Filter",
     "Hit",
+    "ImageHit",
     "ImagePayload",
     "IsEmpty",
     "Kind",
     "Match",
     "MatchAny",
     "PointIn",
+    "QueryEncoder",
     "QueryParams",
     "Range",
     "Record",
+    "SearchClient",
     "VectorStore",
     "alias_name",
     "caption_point_id",

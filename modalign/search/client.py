@@ -1,0 +1,212 @@
+"""SearchClient: text -> image, image -> image, image/text -> caption, and "more like this asset".
+
+Vector queries need no encoder. Text and image queries need one (anything with ``encode_texts`` /
+``encode_images``, e.g. :class:`modalign.encoders.dual.DualEncoder`). A query is searched in one
+model version: the client's ``version`` if given, else the encoder's ``version`` attribute for
+encoded queries (its vectors live in that version's space), else the store's active version.
+Hits are hydrated with catalog metadata through an :class:`~modalign.search.hydrate.AssetLookup`:
+one lookup per call for all hits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+import numpy as np
+from PIL import Image
+
+from modalign.errors import EncoderError, InvalidInputError, NotFoundError
+from modalign.search.filters import Filter, Match
+from modalign.search.hydrate import AssetLookup
+from modalign.search.naming import Kind
+from modalign.search.results import AssetInfo, CaptionHit, ImageHit
+from modalign.search.store import Hit, QueryParams, VectorStore
+
+H = TypeVar("H", ImageHit, CaptionHit)
+ImageInput = Image.Image | Path | str
+
+
+class QueryEncoder(Protocol):
+    """What the client needs to embed text and image queries (rows L2-normalised)."""
+
+    def encode_texts(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def encode_images(self, images: Sequence[Image.Image]) -> np.ndarray: ...
+
+
+class SearchClient:
+    """The programmatic search API over a :class:`~modalign.search.store.VectorStore`."""
+
+    def __init__(
+        self,
+        store: VectorStore,
+        *,
+        encoder: QueryEncoder | None = None,
+        assets: AssetLookup | None = None,
+        version: str | None = None,
+    ) -> None:
+        self._store = store
+        self._encoder = encoder
+        self._assets = assets
+        self._version = version
+
+    def search_images(
+        self,
+        *,
+        text: str | None = None,
+        image: ImageInput | None = None,
+        vector: np.ndarray | Sequence[float] | None = None,
+        filter: Filter | None = None,
+        limit: int = 10,
+        offset: int = 0,
+        score_threshold: float | None = None,
+        ef: int | None = None,
+        exact: bool = False,
+        hydrate: bool = True,
+    ) -> list[ImageHit]:
+        """Images nearest to a text, an image or a vector (exactly one of them)."""
+        query, version = self._query_vector(text, image, vector)
+        params = QueryParams(limit, offset, score_threshold, ef, exact)
+        hits = self._store.query(Kind.IMAGES, query, filter=filter, params=params, version=version)
+        return self._finish([_image_hit(h) for h in hits], hydrate)
+
+    def search_captions(
+        self,
+        *,
+        image: ImageInput | None = None,
+        text: str | None = None,
+        vector: np.ndarray | Sequence[float] | None = None,
+        filter: Filter | None = None,
+        limit: int = 10,
+        offset: int = 0,
+        score_threshold: float | None = None,
+        ef: int | None = None,
+        exact: bool = False,
+        hydrate: bool = True,
+    ) -> list[CaptionHit]:
+        """Captions nearest to an image, a text or a vector (exactly one of them)."""
+        query, version = self._query_vector(text, image, vector)
+        params = QueryParams(limit, offset, score_threshold, ef, exact)
+        hits = self._store.query(
+            Kind.CAPTIONS, query, filter=filter, params=params, version=version
+        )
+        return self._finish([_caption_hit(h) for h in hits], hydrate)
+
+    def similar_images(
+        self,
+        asset_id: int,
+        *,
+        filter: Filter | None = None,
+        limit: int = 10,
+        offset: int = 0,
+        score_threshold: float | None = None,
+        ef: int | None = None,
+        exact: bool = False,
+        hydrate: bool = True,
+    ) -> list[ImageHit]:
+        """Images nearest to an indexed asset's image, the asset itself left out."""
+        version = self._store.resolve(self._version)
+        vector = self._stored_vector(asset_id, version)
+        itself = Match(field="asset_id", value=asset_id)
+        combined = Filter(must=[filter] if filter else [], must_not=[itself])
+        params = QueryParams(limit, offset, score_threshold, ef, exact)
+        hits = self._store.query(
+            Kind.IMAGES, vector, filter=combined, params=params, version=version
+        )
+        return self._finish([_image_hit(h) for h in hits], hydrate)
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _query_vector(
+        self,
+        text: str | None,
+        image: ImageInput | None,
+        vector: np.ndarray | Sequence[float] | None,
+    ) -> tuple[np.ndarray | Sequence[float], str | None]:
+        given = [x for x in (text, image, vector) if x is not None]
+        if len(given) != 1:
+            raise InvalidInputError("give exactly one of text=, image= or vector=")
+        if vector is not None:
+            return vector, self._version
+        encoder = self._need_encoder()
+        version = self._version or getattr(encoder, "version", None)
+        if text is not None:
+            return _first_row(encoder.encode_texts, [_check_text(text)]), version
+        assert image is not None
+        return _first_row(encoder.encode_images, [_open_image(image)]), version
+
+    def _need_encoder(self) -> QueryEncoder:
+        if self._encoder is None:
+            raise InvalidInputError("text and image queries need an encoder; pass vector=")
+        return self._encoder
+
+    def _stored_vector(self, asset_id: int, version: str) -> np.ndarray:
+        found = self._store.scroll(
+            Kind.IMAGES,
+            filter=Filter(must=[Match(field="asset_id", value=asset_id)]),
+            limit=1,
+            with_vectors=True,
+            version=version,
+        )
+        if not found or found[0].vector is None:
+            raise NotFoundError(f"asset {asset_id} has no image in model version {version!r}")
+        return found[0].vector
+
+    def _finish(self, hits: list[H], hydrate: bool) -> list[H]:
+        if not hydrate or self._assets is None or not hits:
+            return hits
+        found = self._assets.assets(list(dict.fromkeys(h.asset_id for h in hits)))
+        return [_with_asset(h, found) for h in hits]
+
+
+def _with_asset(hit: H, found: Mapping[int, AssetInfo]) -> H:
+    return replace(hit, asset=found.get(hit.asset_id))
+
+
+def _image_hit(hit: Hit) -> ImageHit:
+    return ImageHit(hit.id, hit.score, int(hit.payload.get("asset_id", -1)), hit.payload)
+
+
+def _caption_hit(hit: Hit) -> CaptionHit:
+    p = hit.payload
+    return CaptionHit(
+        hit.id,
+        hit.score,
+        int(p.get("asset_id", -1)),
+        str(p.get("text", "")),
+        int(p.get("position", 0)),
+        str(p.get("image_point_id", "")),
+        p,
+    )
+
+
+def _check_text(text: str) -> str:
+    if not text.strip():
+        raise InvalidInputError("the query text is empty")
+    return text
+
+
+def _open_image(image: ImageInput) -> Image.Image:
+    if isinstance(image, Image.Image):
+        return image.convert("RGB")
+    try:
+        with Image.open(image) as img:
+            return img.convert("RGB")
+    except (OSError, ValueError, Image.DecompressionBombError) as exc:
+        raise InvalidInputError(f"cannot read query image {image}: {exc}") from exc
+
+
+def _first_row(encode: Callable[[Any], np.ndarray], batch: list[Any]) -> np.ndarray:
+    try:
+        rows = np.asarray(encode(batch), dtype=np.float32)
+    except (InvalidInputError, EncoderError):
+        raise
+    except Exception as exc:
+        raise EncoderError(f"encoding the query failed: {exc}") from exc
+    if rows.ndim != 2 or rows.shape[0] != 1:
+        raise EncoderError(f"the encoder returned shape {rows.shape} for one query")
+    row: np.ndarray = rows[0]
+    return row
