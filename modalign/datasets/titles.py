@@ -31,7 +31,8 @@ ZERO_PADDED = re.compile(r"^0\d+$")
 HAS_DIGIT = re.compile(r"\d")
 MEASUREMENT = re.compile(r"\d+(?:cm|mm|m|px|pt|in)(?![a-z])", re.IGNORECASE)
 #: File-name tokens that are production notes, not names.
-JUNK = frozenset({"bwh", "svg", "png", "copy", "final", "new", "old", "version"})
+TITLE_JUNK = frozenset({"svg", "png", "openclipart"})
+JUNK = TITLE_JUNK | {"bwh", "copy", "final", "new", "old", "version"}
 HEX_JUNK = re.compile(r"^(?:hash\(?)?0x[0-9a-f]+\)?$|^hash\(", re.IGNORECASE)
 
 JUNK_DESCRIPTION = (
@@ -169,7 +170,7 @@ def strip_credits(title: str, creators: Sequence[str] = ()) -> str:
 def clean_title(title: str, creators: Sequence[str] = ()) -> str:
     """A title as plain lower-case words: credits, extensions, numbers and separators removed."""
     title = BLACK_AND_WHITE.sub("black and white", strip_credits(title, creators))
-    words = _drop_numbers(split_words(title))
+    words = _drop_numbers([w for w in split_words(title) if w.lower() not in TITLE_JUNK])
     tokens = _creator_tokens(creators)
     while len(words) > 1 and words[-1].lower() in tokens:
         words.pop()

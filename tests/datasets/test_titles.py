@@ -26,6 +26,8 @@ from modalign.datasets import titles
         ("Iraqi flag 1959-1963", (), "iraqi flag 1959 1963"),
         ("USB Memory Stick", (), "USB memory stick"),
         ("Candle by John Smith", ("John Smith",), "candle"),
+        ("waxinggibbous_openclipart", (), "waxinggibbous"),
+        ("SVG buttons", (), "buttons"),
     ],
 )
 def test_clean_title(raw: str, creators: tuple[str, ...], expected: str) -> None:
