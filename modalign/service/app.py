@@ -22,7 +22,7 @@ from modalign.service import dashboard
 from modalign.service.gauges import collection_points, item_counts, queue_depth
 from modalign.service.metrics import MetricsMiddleware, ServiceMetrics, StateSources
 from modalign.service.openapi import install_openapi
-from modalign.service.problems import install_problem_handlers
+from modalign.service.problems import Problem, install_problem_handlers
 from modalign.service.routers import assets, health, jobs, models, search
 from modalign.service.schemas import QueryBody, UploadForm
 from modalign.service.state import ServiceState, open_state
@@ -54,7 +54,7 @@ def create_app(settings: Settings) -> FastAPI:
         dashboard.router,
     ):
         app.include_router(router)
-    install_openapi(app, [QueryBody, UploadForm])
+    install_openapi(app, [QueryBody, UploadForm, Problem])
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
 

@@ -167,8 +167,28 @@ def install_problem_handlers(app: FastAPI) -> None:
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses`` entries documenting problem+json bodies for ``statuses``."""
+    return {status: _problem_doc(status) for status in statuses}
+
+
+def _problem_doc(status: int) -> dict[str, Any]:
+    example = {"type": "about:blank", "title": _title(status), "status": status,
+               "detail": PROBLEM_EXAMPLES.get(status, _title(status)), "instance": "/v1/..."}
     return {
-        status: {"model": Problem, "description": _title(status),
-                 "content": {PROBLEM_JSON: {}}}
-        for status in statuses
+        "description": _title(status),
+        "content": {PROBLEM_JSON: {
+            "schema": {"$ref": "#/components/schemas/Problem"}, "example": example,
+        }},
     }
+
+
+PROBLEM_EXAMPLES = {
+    401: "this endpoint needs the X-API-Key header",
+    403: "'/etc' is outside the allowed source folders",
+    404: "asset 42 not found",
+    409: "no active model version: train one or pass --model",
+    413: "request body above the limit of 10485760 bytes",
+    415: "send application/json (text or vector) or multipart/form-data",
+    422: "the request is not valid",
+    500: "internal error; see the server log",
+    503: "catalog: OperationalError: connection refused",
+}

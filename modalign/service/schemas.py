@@ -15,6 +15,23 @@ MAX_OFFSET = 10_000
 MAX_TEXT_CHARS = 1_000
 MAX_VECTOR_DIM = 4_096
 
+JOB_EXAMPLE: Any = {
+    "id": 3, "kind": "ingest", "status": "running", "dataset": "demo",
+    "tags": [], "source": {"path": "/data/demo/manifest.jsonl"},
+    "total_items": 1000, "done_items": 400, "failed_items": 2,
+    "skipped_items": 0, "pending_items": 598, "new_points": 800,
+    "progress": 0.402, "rate_items_per_s": 55.1, "eta_s": 10.9,
+    "created_at": "2026-01-01T00:00:00Z", "started_at": "2026-01-01T00:00:01Z",
+    "finished_at": None, "updated_at": "2026-01-01T00:00:08Z",
+    "model_version_id": 1, "error": None,
+}
+
+MODEL_EXAMPLE: Any = {
+    "id": 1, "name": "v1", "dims": 256, "active": True,
+    "created_at": "2026-01-01T00:00:00Z", "metrics": {"i2t_r@1": 0.41},
+    "card": {}, "collections": [],
+}
+
 FILTER_EXAMPLE: Any = {"must": [{"field": "source", "op": "match", "value": "emoji"}]}
 
 
@@ -77,6 +94,10 @@ class SimilarBody(QueryKnobs):
 class UploadForm(BaseModel):
     """A multipart search: the image file plus the same knobs as plain form fields."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"file": "<PNG or JPEG bytes>", "limit": 10, "filter": '{"must": []}'}
+    ]})
+
     file: bytes = Field(json_schema_extra={"format": "binary"}, description="The query image.")
     limit: int = Field(10, ge=1, le=MAX_LIMIT)
     offset: int = Field(0, ge=0, le=MAX_OFFSET)
@@ -125,16 +146,7 @@ class JobView(BaseModel):
 
     model_config = ConfigDict(
         json_schema_extra={
-            "examples": [{
-                "id": 3, "kind": "ingest", "status": "running", "dataset": "demo",
-                "tags": [], "source": {"path": "/data/demo/manifest.jsonl"},
-                "total_items": 1000, "done_items": 400, "failed_items": 2,
-                "skipped_items": 0, "pending_items": 598, "new_points": 800,
-                "progress": 0.402, "rate_items_per_s": 55.1, "eta_s": 10.9,
-                "created_at": "2026-01-01T00:00:00Z", "started_at": "2026-01-01T00:00:01Z",
-                "finished_at": None, "updated_at": "2026-01-01T00:00:08Z",
-                "model_version_id": 1, "error": None,
-            }]
+            "examples": [JOB_EXAMPLE]
         }
     )
 
@@ -168,6 +180,10 @@ class JobDetail(JobView):
 
 
 class JobList(BaseModel):
+    """Jobs, newest first."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"jobs": [JOB_EXAMPLE]}]})
+
     jobs: list[JobView]
 
 
@@ -176,11 +192,7 @@ class ModelView(BaseModel):
 
     model_config = ConfigDict(
         json_schema_extra={
-            "examples": [{
-                "id": 1, "name": "v1", "dims": 256, "active": True,
-                "created_at": "2026-01-01T00:00:00Z", "metrics": {"i2t_r@1": 0.41},
-                "card": {}, "collections": [],
-            }]
+            "examples": [MODEL_EXAMPLE]
         }
     )
 
@@ -206,6 +218,12 @@ class CollectionView(BaseModel):
 
 
 class ModelList(BaseModel):
+    """Every model version and the active one."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"models": [MODEL_EXAMPLE], "active": "v1"}]}
+    )
+
     models: list[ModelView]
     active: str | None = Field(description="Name of the active model version.")
 
@@ -255,6 +273,16 @@ class CheckView(BaseModel):
 class Readiness(BaseModel):
     """Whether each dependency answered."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "status": "ok",
+        "checks": {
+            "database": {"ok": True, "detail": "sqlite"},
+            "store": {"ok": True, "detail": "1 model version(s), active v1"},
+            "broker": {"ok": True, "detail": "not used (jobs run in-process)"},
+            "encoder": {"ok": True, "detail": "model v1"},
+        },
+    }]})
+
     status: str = Field(description="ok when every check passed.")
     checks: dict[str, CheckView]
 
@@ -266,6 +294,16 @@ class ThroughputPoint(BaseModel):
 
 class Dashboard(BaseModel):
     """Everything the ops page shows, in one poll."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "jobs": [{**JOB_EXAMPLE, "failures": [
+            {"seq": 17, "uri": "bad/page.jpg", "error": "not an image: content is HTML",
+             "attempts": 1}]}],
+        "throughput": [{"start": "2026-01-01T00:00:00Z", "items": 3300}],
+        "queue_depth": 4, "broker_mode": "inprocess", "models": [MODEL_EXAMPLE],
+        "active_model": "v1",
+        "item_totals": {"pending": 598, "done": 400, "failed": 2, "skipped": 0},
+    }]})
 
     jobs: list[JobDetail] = Field(description="Newest jobs, each with its first failures.")
     throughput: list[ThroughputPoint]

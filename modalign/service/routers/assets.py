@@ -23,7 +23,9 @@ AssetId = Annotated[int, Path(ge=1, le=2**62, description="Asset id.")]
 CACHE_CONTROL = "public, max-age=86400"
 
 
-@router.get("/{asset_id}", response_model=AssetView, responses=problem_responses(404, 503))
+@router.get(
+    "/{asset_id}", response_model=AssetView, responses=problem_responses(404, 422, 503)
+)
 def get_asset(asset_id: AssetId, session: SessionDep) -> AssetView:
     """An image's metadata and captions."""
     return asset_view(repo.get_asset(session=session, asset_id=asset_id))
@@ -33,7 +35,10 @@ def get_asset(asset_id: AssetId, session: SessionDep) -> AssetView:
     "/{asset_id}/thumbnail",
     response_class=Response,
     responses={
-        200: {"content": {"image/jpeg": {}}, "description": "A JPEG thumbnail."},
+        200: {
+            "content": {"image/jpeg": {"schema": {"type": "string", "format": "binary"}}},
+            "description": "A JPEG thumbnail.",
+        },
         304: {"description": "Not modified (ETag matched)."},
         **problem_responses(404, 422, 503),
     },

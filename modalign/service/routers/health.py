@@ -36,7 +36,10 @@ async def readyz(state: StateDep) -> JSONResponse:
 
 @router.get(
     "/metrics", response_class=Response,
-    responses={200: {"content": {"text/plain": {}}, "description": "Prometheus exposition."}},
+    responses={200: {"description": "Prometheus exposition.", "content": {"text/plain": {
+        "schema": {"type": "string"},
+        "example": 'modalign_http_requests_total{method="GET",route="/healthz",status="200"} 3.0',
+    }}}},
 )
 async def metrics(request: Request) -> Response:
     """Prometheus metrics: requests, latency, job items by status, queue depth, points."""

@@ -31,7 +31,7 @@ def list_models(state: StateDep, session: SessionDep) -> ModelList:
 
 @router.post(
     "/{model_id}/activate", response_model=ModelView, dependencies=[ApiKeyDep],
-    responses=problem_responses(401, 404, 409, 503),
+    responses=problem_responses(401, 404, 409, 422, 503),
 )
 async def activate_model(state: StateDep, model_id: int = ModelId) -> ModelView:
     """Make this version the one queries use: its encoder is loaded first, then the store's
