@@ -20,8 +20,8 @@ from modalign.ingest.encode import encode_work
 from modalign.ingest.resources import IngestResources
 from modalign.ingest.spec import ItemSpec, from_spec
 from modalign.ingest.timing import StageTimer
-from modalign.ingest.validate import validate_items
-from modalign.ingest.work import plan_work
+from modalign.ingest.validate import Failure, Prepared, validate_items
+from modalign.ingest.work import AssetWork, plan_work
 from modalign.ingest.write import BatchTarget, write_batch
 
 log = logging.getLogger(__name__)
@@ -42,27 +42,60 @@ class BatchResult:
     seconds: dict[str, float] = field(default_factory=dict)
 
 
+@dataclass
+class StagedBatch:
+    """A batch between stages: read (items decoded), then mapped (works encoded)."""
+
+    job_id: int
+    batch_no: int
+    target: BatchTarget | None = None
+    items: int = 0
+    valid: list[Prepared] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
+    works: list[AssetWork] = field(default_factory=list)
+    timer: StageTimer = field(default_factory=StageTimer)
+
+
 def run_batch(res: IngestResources, job_id: int, batch_no: int) -> BatchResult:
     """Run the pending items of one batch of a job (see the module docstring)."""
-    timer = StageTimer()
-    with timer.stage("read"):
+    return write_stage(res, map_stage(res, read_stage(res, job_id, batch_no)))
+
+
+def read_stage(res: IngestResources, job_id: int, batch_no: int) -> StagedBatch:
+    """Reader: the batch's pending items from the catalog, decoded and validated."""
+    staged = StagedBatch(job_id, batch_no)
+    with staged.timer.stage("read"):
         target, items = load_batch(res, job_id, batch_no)
-        if not items:
-            return BatchResult(job_id, batch_no)
-        valid, failures = validate_items(items, res.settings)
-    with timer.stage("skip"):
-        works = plan_work(res.sessions, target.version_id, valid)
-    with timer.stage("encode"):
-        encode_work(res.encoder(target.version), works)
+        staged.target, staged.items = target, len(items)
+        staged.valid, staged.failures = validate_items(items, res.settings)
+    return staged
+
+
+def map_stage(res: IngestResources, staged: StagedBatch) -> StagedBatch:
+    """Mapper: skip what the catalog holds for the version, encode the rest."""
+    if staged.target is None or not staged.items:
+        return staged
+    with staged.timer.stage("skip"):
+        staged.works = plan_work(res.sessions, staged.target.version_id, staged.valid)
+    with staged.timer.stage("encode"):
+        encode_work(res.encoder(staged.target.version), staged.works)
+    return staged
+
+
+def write_stage(res: IngestResources, staged: StagedBatch) -> BatchResult:
+    """Writer: points and catalog rows in one transaction; the last batch finishes the job."""
+    target, timer = staged.target, staged.timer
+    if target is None or not staged.items:
+        return BatchResult(staged.job_id, staged.batch_no)
     with timer.stage("write"):
-        outcome = write_batch(res, target, works, failures)
+        outcome = write_batch(res, target, staged.works, staged.failures)
     if outcome.finished_job:
         _on_finish(res, target, timer)
     log.info(
         "job %d batch %d: %d items, %d done, %d failed, %d skipped, %d new points; %s",
-        job_id,
-        batch_no,
-        len(items),
+        staged.job_id,
+        staged.batch_no,
+        staged.items,
         outcome.done,
         outcome.failed,
         outcome.skipped,
@@ -70,9 +103,9 @@ def run_batch(res: IngestResources, job_id: int, batch_no: int) -> BatchResult:
         timer.summary(),
     )
     return BatchResult(
-        job_id,
-        batch_no,
-        len(items),
+        staged.job_id,
+        staged.batch_no,
+        staged.items,
         outcome.done,
         outcome.failed,
         outcome.skipped,
@@ -83,12 +116,12 @@ def run_batch(res: IngestResources, job_id: int, batch_no: int) -> BatchResult:
 
 
 def _on_finish(res: IngestResources, target: BatchTarget, timer: StageTimer) -> None:
-    """The batch that completed the job builds the index and, for a reindex, switches version."""
-    from modalign.ingest.reindex import switch_if_reindexed
+    """The batch that completed the job builds the index and syncs the active version."""
+    from modalign.ingest.reindex import sync_active_version
 
     with timer.stage("optimize"), res.store.use() as store:
         store.optimize(version=target.version)
-    switch_if_reindexed(res, target.job_id)
+    sync_active_version(res, target.job_id)
 
 
 def load_batch(

@@ -77,17 +77,25 @@ def _item(asset: Asset) -> SourceItem:
     )
 
 
-def switch_if_reindexed(res: IngestResources, job_id: int) -> bool:
-    """After a reindex job finished (not failed): make its version active; True if switched."""
+def sync_active_version(res: IngestResources, job_id: int) -> str | None:
+    """After a job finished: the store's active version follows the catalog's.
+
+    A finished (not failed) reindex job first makes its version active in the catalog; then,
+    for any job, if the job's version is the catalog's active one, the store's aliases are moved
+    to it (the first ingest into a fresh store sets them). Returns the version switched to.
+    """
     with session_scope(res.sessions) as session:
         job = repo.get_job(session=session, job_id=job_id)
-        if job.kind != JobKind.REINDEX.value or job.model_version_id is None:
-            return False
-        if job.status == JobStatus.FAILED.value:
-            log.warning("reindex job %d failed: the active version is unchanged", job_id)
-            return False
-        version = repo.activate_model_version(session=session, ref=job.model_version_id)
+        if job.model_version_id is None:
+            return None
+        if job.kind == JobKind.REINDEX.value and job.status != JobStatus.FAILED.value:
+            repo.activate_model_version(session=session, ref=job.model_version_id)
+        active = repo.get_active_model_version(session=session)
+        if active is None or active.id != job.model_version_id:
+            return None
         with res.store.use() as store:
-            store.set_active_version(version.name)
-    log.info("reindex job %d done: %s is now the active version", job_id, version.name)
-    return True
+            if store.active_version() == active.name:
+                return None
+            store.set_active_version(active.name)
+    log.info("job %d: %s is now the store's active version", job_id, active.name)
+    return active.name

@@ -59,6 +59,7 @@ def write_batch(
     """Record the batch (see the module docstring); returns what changed."""
     good = [w for w in works if w.error is None]
     with session_scope(res.sessions) as session:
+        _drop_images_embedded_meanwhile(session, target, good)
         images, captions, assets = _record_assets(session, target, good)
         with res.store.use() as store:
             store.create_version(target.version, image_dim=target.dim, caption_dim=target.dim)
@@ -72,6 +73,20 @@ def write_batch(
         updates = _updates(works, assets, failures, target.version)
         changed = repo.mark_items(session=session, updates=updates)
         return _count(session, target, changed, len(images) + len(captions))
+
+
+def _drop_images_embedded_meanwhile(
+    session: Session, target: BatchTarget, works: Sequence[AssetWork]
+) -> None:
+    """An image embedded by another batch since this one was planned is not written again."""
+    hashes = [w.content_hash for w in works if w.image_vector is not None]
+    if not hashes:
+        return
+    done = repo.embedded_hashes(session=session, model_version_id=target.version_id, hashes=hashes)
+    for work in works:
+        if work.content_hash in done:
+            work.image_vector = None
+            work.embed_image = False
 
 
 def _count(
