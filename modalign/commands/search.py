@@ -1,16 +1,172 @@
-"""`modalign search`: query the index from the terminal."""
+"""`modalign search`: query the index from the terminal (text, image, or "like this asset")."""
 
 from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from modalign.commands import fail, settings_of
+from modalign.config import Settings
+from modalign.errors import ModalignError
+
+if TYPE_CHECKING:
+    from modalign.search.client import SearchClient
+    from modalign.search.filters import Filter
+    from modalign.search.results import CaptionHit, ImageHit
+    from modalign.search.store import VectorStore
 
 
-def search(ctx: typer.Context, query: str = typer.Argument("")) -> None:
-    """Search images by text (or by --image)."""
-    settings_of(ctx)
-    raise fail("search is not built yet (issue 4)", 2)
+@dataclass(frozen=True)
+class SearchArgs:
+    """What one `modalign search` asks for."""
+
+    text: str | None
+    image: Path | None
+    like: int | None
+    captions: bool
+    filters: list[str]
+    limit: int
+    offset: int
+    threshold: float | None
+    ef: int | None
+    exact: bool
+
+
+def search(
+    ctx: typer.Context,
+    query: Annotated[str, typer.Argument(help="Text to search images (or captions) for.")] = "",
+    image: Annotated[Path | None, typer.Option(help="Search with this image instead.")] = None,
+    like: Annotated[
+        int | None, typer.Option(help="Images similar to this catalog asset id (no encoder).")
+    ] = None,
+    captions: Annotated[bool, typer.Option("--captions", help="Return captions.")] = False,
+    filters: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--filter",
+            "-f",
+            help="FIELD=V, FIELD=A,B (any), FIELD!=V, FIELD>=N, created_at>=2026-01-01, FIELD= "
+            "(empty); repeatable, all must hold.",
+        ),
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="Hits to return.")] = 10,
+    offset: Annotated[int, typer.Option(min=0, help="Hits to skip.")] = 0,
+    threshold: Annotated[float | None, typer.Option(help="Minimum cosine score.")] = None,
+    ef: Annotated[int | None, typer.Option(min=1, help="HNSW beam width for this query.")] = None,
+    exact: Annotated[bool, typer.Option("--exact", help="Exact search (no HNSW).")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Search images by text (or by --image, or --like an asset); --captions for captions."""
+    settings = settings_of(ctx)
+    args = SearchArgs(
+        query or None, image, like, captions, filters or [], limit, offset, threshold, ef, exact
+    )
+    try:
+        hits = run_search(settings, args)
+    except ModalignError as exc:
+        raise fail(str(exc)) from None
+    if as_json:
+        typer.echo(json.dumps([h.to_dict() for h in hits], indent=2, ensure_ascii=False))
+    else:
+        print_hits(hits, args)
+
+
+def run_search(settings: Settings, args: SearchArgs) -> list[ImageHit] | list[CaptionHit]:
+    """Open the store and catalog, run the query, close them again."""
+    from modalign.search import Kind, open_store
+    from modalign.search.filter_args import parse_filter_args
+    from modalign.search.schema import fields_of
+
+    given = sum(x is not None for x in (args.text, args.image, args.like))
+    if given != 1:
+        raise ModalignError("give a query text, --image PATH or --like ASSET_ID (exactly one)")
+    if args.like is not None and args.captions:
+        raise ModalignError("--like searches images; it cannot be combined with --captions")
+    kind = Kind.CAPTIONS if args.captions else Kind.IMAGES
+    flt = parse_filter_args(args.filters, fields_of(kind))
+    store = open_store(settings)
+    try:
+        return _query(_client(settings, store, needs_encoder=args.like is None), flt, args)
+    finally:
+        store.close()
+
+
+def _query(
+    client: SearchClient, flt: Filter | None, args: SearchArgs
+) -> list[ImageHit] | list[CaptionHit]:
+    if args.like is not None:
+        return client.similar_images(
+            args.like,
+            filter=flt,
+            limit=args.limit,
+            offset=args.offset,
+            score_threshold=args.threshold,
+            ef=args.ef,
+            exact=args.exact,
+        )
+    search_fn = client.search_captions if args.captions else client.search_images
+    return search_fn(
+        text=args.text,
+        image=args.image,
+        filter=flt,
+        limit=args.limit,
+        offset=args.offset,
+        score_threshold=args.threshold,
+        ef=args.ef,
+        exact=args.exact,
+    )
+
+
+def _client(settings: Settings, store: VectorStore, *, needs_encoder: bool) -> SearchClient:
+    from modalign.catalog.db import make_engine, make_session_factory
+    from modalign.search.client import SearchClient
+    from modalign.search.hydrate import CatalogLookup
+
+    encoder = None
+    if needs_encoder:
+        from modalign.encoders.load import load_dual_encoder
+
+        encoder = load_dual_encoder(settings)
+    engine = make_engine(settings.database_url, echo=settings.database.echo)
+    lookup = CatalogLookup(make_session_factory(engine))
+    return SearchClient(store, encoder=encoder, assets=lookup)
+
+
+def print_hits(hits: Sequence[ImageHit | CaptionHit], args: SearchArgs) -> None:
+    """A Rich table of hits: rank, score, asset, source, size, tags, and uri or caption."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{len(hits)} {'captions' if args.captions else 'images'}")
+    for column in (
+        "#",
+        "score",
+        "asset",
+        "source",
+        "size",
+        "tags",
+        "caption" if args.captions else "uri",
+    ):
+        table.add_column(column, justify="right" if column in ("#", "score", "asset") else "left")
+    for rank, hit in enumerate(hits, start=args.offset + 1):
+        table.add_row(str(rank), f"{hit.score:.4f}", str(hit.asset_id), *_cells(hit))
+    Console().print(table)
+
+
+def _cells(hit: ImageHit | CaptionHit) -> list[str]:
+    p, a = hit.payload, hit.asset
+    size = f"{p.get('width', '?')}x{p.get('height', '?')}"
+    tags = ", ".join(p.get("tags", []))
+    if hasattr(hit, "text"):
+        last = str(getattr(hit, "text", ""))
+    else:
+        last = a.uri if a else "(not in catalog)"
+    return [str(p.get("source", "")), size, tags, last]
 
 
 def register(app: typer.Typer) -> None:

@@ -60,6 +60,13 @@ def catalog_store(
 ) -> Iterator[tuple[VectorStore, list[int]]]:
     """30 assets (10 per colour) with two captions each, in the catalog and the edge store."""
     store = open_backend("edge", tmp_path / "store")
+    ids = populate(store, session_factory)
+    yield store, ids
+    store.close()
+
+
+def populate(store: VectorStore, session_factory: sessionmaker[Session]) -> list[int]:
+    """Write the 30 assets to the catalog and to version ``v1`` (made active); their ids."""
     store.create_version("v1", image_dim=DIM, caption_dim=DIM)
     rng = np.random.default_rng(0)
     ids, images, captions = [], [], []
@@ -72,8 +79,7 @@ def catalog_store(
     store.upsert(Kind.IMAGES, images, version="v1")
     store.upsert(Kind.CAPTIONS, captions, version="v1")
     store.set_active_version("v1")
-    yield store, ids
-    store.close()
+    return ids
 
 
 def _add(
