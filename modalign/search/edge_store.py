@@ -273,6 +273,11 @@ class EdgeStore:
                 self._call(shard.optimize)
                 self._call(shard.flush)
 
+    def raw_shard(self, kind: Kind, *, version: str | None = None) -> qe.EdgeShard:
+        """The underlying shard, for benchmarks and diagnostics (do not close it yourself)."""
+        with self._using(kind, version) as (shard, _):
+            return shard
+
     # -- internals ---------------------------------------------------------------------------
 
     @contextmanager

@@ -1,0 +1,372 @@
+"""Benchmark of filtered HNSW search through SearchClient on the qdrant-edge store (not a test).
+
+Data: ``--points`` (default 200,000; the issue's target is ``--points 1000000``) clustered,
+unit-normalised ``--dim`` (256) vectors; a keyword payload ``source`` of 100 values. ``--queries``
+(500) queries drawn like the data, top-10, unfiltered and filtered on one ``source`` value (1%).
+Measured in this run:
+
+- recall@10 of SearchClient (default ef from settings) against exact numpy search;
+- SearchClient time / raw ``EdgeShard.query`` time on the same shard, same request (goal <= 1.3);
+- speed against qdrant-client local mode. Local mode is brute force in Python: it is loaded with a
+  subset (``--local-points``, 100,000) and timed on ``--local-queries`` queries, and its time is
+  scaled linearly to the full size (its cost is linear in the points scanned) (goal >= 100x);
+- faiss ``IndexHNSWFlat`` with the same m / ef_construct / ef as a reference;
+- build times (upserts, optimize) and peak RSS after each phase.
+
+Prints a table, then, as its last line, one JSON object with every figure.
+Run: ``nice .venv/bin/python bench/search.py [--points 1000000]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import resource
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from modalign.config import StoreSettings
+from modalign.search import (
+    Filter,
+    ImagePayload,
+    Kind,
+    Match,
+    PointIn,
+    SearchClient,
+    image_point_id,
+)
+from modalign.search.edge_filters import to_edge
+from modalign.search.edge_store import EdgeStore
+
+K = 10
+N_SOURCES = 100
+CREATED = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+@dataclass
+class Data:
+    vectors: np.ndarray
+    sources: np.ndarray
+    queries: np.ndarray
+    query_sources: np.ndarray
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def make_data(n: int, dim: int, n_queries: int, seed: int) -> Data:
+    """Unit vectors around ``n // 200`` random centres; queries drawn the same way."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(max(n // 200, 10), dim)).astype(np.float32)
+
+    def draw(count: int) -> np.ndarray:
+        picks = rng.integers(len(centres), size=count)
+        out = centres[picks] + rng.normal(scale=0.6, size=(count, dim)).astype(np.float32)
+        return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+    vectors = np.concatenate([draw(min(50_000, n - s)) for s in range(0, n, 50_000)])
+    return Data(
+        vectors=vectors,
+        sources=rng.integers(N_SOURCES, size=n),
+        queries=draw(n_queries),
+        query_sources=rng.integers(N_SOURCES, size=n_queries),
+    )
+
+
+def exact_top(data: Data, filtered: bool) -> list[np.ndarray]:
+    """Indices of the exact top-K per query (restricted to its source when filtered)."""
+    out = []
+    for q, src in zip(data.queries, data.query_sources, strict=True):
+        idx = np.flatnonzero(data.sources == src) if filtered else None
+        mat = data.vectors if idx is None else data.vectors[idx]
+        scores = mat @ q
+        top = np.argpartition(-scores, K)[:K]
+        top = top[np.argsort(-scores[top])]
+        out.append(top if idx is None else idx[top])
+    return out
+
+
+def point(i: int, vector: np.ndarray, source: int) -> PointIn:
+    digest = hashlib.sha256(i.to_bytes(8, "little")).hexdigest()
+    payload = ImagePayload(
+        asset_id=i,
+        content_hash=digest,
+        source=f"s{source:03d}",
+        created_at=CREATED,
+        width=64,
+        height=64,
+    )
+    return PointIn(image_point_id(digest), vector, payload)
+
+
+def build_edge(
+    root: Path, data: Data, settings: StoreSettings
+) -> tuple[EdgeStore, dict[str, float]]:
+    store = EdgeStore(root, settings)
+    dim = data.vectors.shape[1]
+    store.create_version("bench", image_dim=dim, caption_dim=dim)
+    store.set_active_version("bench")
+    t0 = time.perf_counter()
+    for s in range(0, len(data.vectors), 5000):
+        batch = [
+            point(i, data.vectors[i], int(data.sources[i]))
+            for i in range(s, min(s + 5000, len(data.vectors)))
+        ]
+        store.upsert(Kind.IMAGES, batch)
+    t1 = time.perf_counter()
+    store.optimize()
+    t2 = time.perf_counter()
+    return store, {"upsert_s": t1 - t0, "optimize_s": t2 - t1}
+
+
+def source_filter(src: int) -> Filter:
+    return Filter(must=[Match(field="source", value=f"s{src:03d}")])
+
+
+def recall(found: list[list[int]], truth: list[np.ndarray]) -> float:
+    return float(
+        np.mean([len(set(f) & set(t.tolist())) / K for f, t in zip(found, truth, strict=True)])
+    )
+
+
+def time_edge(store: EdgeStore, data: Data, filtered: bool, ef: int) -> dict[str, Any]:
+    """SearchClient and raw shard calls, interleaved query by query."""
+    import qdrant_edge as qe
+
+    client = SearchClient(store)
+    shard = store.raw_shard(Kind.IMAGES)
+    client_s = raw_s = 0.0
+    found: list[list[int]] = []
+    for q, src in zip(data.queries, data.query_sources, strict=True):
+        flt = source_filter(int(src)) if filtered else None
+        raw_req = qe.QueryRequest(
+            limit=K,
+            query=qe.Query.Nearest(q.tolist()),
+            filter=to_edge(flt),
+            params=qe.SearchParams(hnsw_ef=ef),
+            with_payload=True,
+        )
+        raw_first = len(found) % 2 == 0  # alternate, so neither call always runs on a warm cache
+        if raw_first:
+            raw_s += _elapsed(partial(shard.query, raw_req))
+        t0 = time.perf_counter()
+        hits = client.search_images(vector=q, filter=flt, limit=K, hydrate=False)
+        client_s += time.perf_counter() - t0
+        if not raw_first:
+            raw_s += _elapsed(partial(shard.query, raw_req))
+        found.append([h.asset_id for h in hits])
+    n = len(data.queries)
+    return {"client_ms": client_s / n * 1e3, "raw_ms": raw_s / n * 1e3, "ids": found}
+
+
+def _elapsed(fn: Callable[[], Any]) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def time_local(data: Data, n_local: int, n_queries: int) -> dict[str, float]:
+    """qdrant-client local mode on the first ``n_local`` points; ms per query at that size."""
+    from qdrant_client import QdrantClient, models
+
+    client = QdrantClient(location=":memory:")
+    dim = data.vectors.shape[1]
+    client.create_collection(
+        "bench", vectors_config=models.VectorParams(size=dim, distance=models.Distance.COSINE)
+    )
+    for s in range(0, n_local, 5000):
+        rows = range(s, min(s + 5000, n_local))
+        client.upsert(
+            "bench",
+            [
+                models.PointStruct(
+                    id=i,
+                    vector=data.vectors[i].tolist(),
+                    payload={"source": f"s{int(data.sources[i]):03d}"},
+                )
+                for i in rows
+            ],
+            wait=True,
+        )
+    out = {}
+    for name, filtered in (("unfiltered", False), ("filtered", True)):
+        t0 = time.perf_counter()
+        for q, src in list(zip(data.queries, data.query_sources, strict=True))[:n_queries]:
+            flt = None
+            if filtered:
+                cond = models.FieldCondition(
+                    key="source", match=models.MatchValue(value=f"s{int(src):03d}")
+                )
+                flt = models.Filter(must=[cond])
+            client.query_points("bench", query=q.tolist(), query_filter=flt, limit=K)
+        out[name] = (time.perf_counter() - t0) / n_queries * 1e3
+    client.close()
+    return out
+
+
+def time_faiss(data: Data, m: int, ef_construct: int, ef: int) -> dict[str, Any]:
+    import faiss
+
+    index = faiss.IndexHNSWFlat(data.vectors.shape[1], m, faiss.METRIC_INNER_PRODUCT)
+    index.hnsw.efConstruction = ef_construct
+    t0 = time.perf_counter()
+    index.add(data.vectors)
+    build = time.perf_counter() - t0
+    index.hnsw.efSearch = ef
+    out: dict[str, Any] = {"build_s": build}
+    for name, filtered in (("unfiltered", False), ("filtered", True)):
+        found, elapsed = [], 0.0
+        for q, src in zip(data.queries, data.query_sources, strict=True):
+            params = None
+            if filtered:
+                sel = faiss.IDSelectorBatch(np.flatnonzero(data.sources == src).astype(np.int64))
+                params = faiss.SearchParametersHNSW(sel=sel, efSearch=ef)
+            t0 = time.perf_counter()
+            _, ids = index.search(q[None, :], K, params=params)
+            elapsed += time.perf_counter() - t0
+            found.append([int(i) for i in ids[0] if i >= 0])
+        out[name] = {"ms": elapsed / len(data.queries) * 1e3, "ids": found}
+    return out
+
+
+def timed(label: str, fn: Callable[[], Any], log: dict[str, float]) -> Any:
+    t0 = time.perf_counter()
+    result = fn()
+    log[label] = time.perf_counter() - t0
+    print(f"  {label}: {log[label]:.1f} s (peak RSS {peak_rss_mb():.0f} MB)", flush=True)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--points", type=int, default=200_000)
+    parser.add_argument("--dim", type=int, default=256)
+    parser.add_argument("--queries", type=int, default=500)
+    parser.add_argument("--local-points", type=int, default=100_000)
+    parser.add_argument("--local-queries", type=int, default=20)
+    parser.add_argument("--skip-local", action="store_true")
+    parser.add_argument("--skip-faiss", action="store_true")
+    parser.add_argument("--store-dir", type=Path, default=None, help="default: a temporary dir")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    settings = StoreSettings()
+    ef = settings.hnsw_ef
+    phases: dict[str, float] = {}
+    print(
+        f"search bench: {args.points:,} x {args.dim}-d, {args.queries} queries, "
+        f"m={settings.hnsw_m} ef_construct={settings.hnsw_ef_construct} ef={ef}",
+        flush=True,
+    )
+    data = timed(
+        "generate", lambda: make_data(args.points, args.dim, args.queries, args.seed), phases
+    )
+    truth = {
+        f: timed(f"exact_{f}", lambda f=f: exact_top(data, f == "filtered"), phases)
+        for f in ("unfiltered", "filtered")
+    }
+    with tempfile.TemporaryDirectory(dir=args.store_dir) as tmp:
+        store, build = timed(
+            "edge_build", lambda: build_edge(Path(tmp) / "store", data, settings), phases
+        )
+        rss_edge = peak_rss_mb()
+        info = store.info(Kind.IMAGES)
+        edge = {
+            f: timed(f"edge_{f}", lambda f=f: time_edge(store, data, f == "filtered", ef), phases)
+            for f in ("unfiltered", "filtered")
+        }
+        store.close()
+    local = (
+        {}
+        if args.skip_local
+        else timed(
+            "local_mode",
+            lambda: time_local(data, min(args.local_points, args.points), args.local_queries),
+            phases,
+        )
+    )
+    fai = (
+        {}
+        if args.skip_faiss
+        else timed(
+            "faiss",
+            lambda: time_faiss(data, settings.hnsw_m, settings.hnsw_ef_construct, ef),
+            phases,
+        )
+    )
+    scale = args.points / min(args.local_points, args.points)
+    result: dict[str, Any] = {
+        "points": args.points,
+        "dim": args.dim,
+        "queries": args.queries,
+        "k": K,
+        "hnsw_m": settings.hnsw_m,
+        "ef_construct": settings.hnsw_ef_construct,
+        "ef": ef,
+        "edge_segments": info.segments,
+        "edge_indexed_points": info.indexed_points,
+        "edge_upsert_s": round(build["upsert_s"], 1),
+        "edge_optimize_s": round(build["optimize_s"], 1),
+        "peak_rss_mb_after_edge_build": round(rss_edge),
+        "peak_rss_mb_total": round(peak_rss_mb()),
+        "local_mode_points": min(args.local_points, args.points),
+        "local_mode_queries": args.local_queries,
+        "local_mode_scale": scale,
+    }
+    rows = []
+    for f in ("unfiltered", "filtered"):
+        e = edge[f]
+        r: dict[str, Any] = {
+            "recall_at_10": round(recall(e["ids"], truth[f]), 4),
+            "client_ms": round(e["client_ms"], 4),
+            "raw_ms": round(e["raw_ms"], 4),
+            "client_over_raw": round(e["client_ms"] / e["raw_ms"], 3),
+        }
+        if local:
+            r["local_mode_ms_scaled"] = round(local[f] * scale, 2)
+            r["speedup_vs_local_mode"] = round(local[f] * scale / e["client_ms"], 1)
+        if fai:
+            r["faiss_ms"] = round(fai[f]["ms"], 4)
+            r["faiss_recall_at_10"] = round(recall(fai[f]["ids"], truth[f]), 4)
+            r["edge_over_faiss_time"] = round(e["client_ms"] / fai[f]["ms"], 2)
+        result[f] = r
+        rows.append((f, r))
+    if fai:
+        result["faiss_build_s"] = round(fai["build_s"], 1)
+    print_table(rows, result)
+    print(json.dumps(result))
+
+
+def print_table(rows: list[tuple[str, dict[str, Any]]], result: dict[str, Any]) -> None:
+    keys = sorted(
+        {k for _, r in rows for k in r},
+        key=lambda k: list(rows[0][1]).index(k) if k in rows[0][1] else 99,
+    )
+    print()
+    print(f"{'metric':<26}" + "".join(f"{name:>14}" for name, _ in rows))
+    for key in keys:
+        print(f"{key:<26}" + "".join(f"{r.get(key, ''):>14}" for _, r in rows))
+    print(
+        f"build: edge upserts {result['edge_upsert_s']} s + optimize {result['edge_optimize_s']} s"
+        f"; faiss {result.get('faiss_build_s', '-')} s; peak RSS after edge build "
+        f"{result['peak_rss_mb_after_edge_build']} MB, overall {result['peak_rss_mb_total']} MB"
+    )
+    print(
+        f"local mode measured on {result['local_mode_points']:,} points x "
+        f"{result['local_mode_queries']} queries, scaled x{result['local_mode_scale']:.1f} (linear)"
+    )
+
+
+if __name__ == "__main__":
+    main()
