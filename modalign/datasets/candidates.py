@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 EMOJI_LICENSE = "OFL-1.1 AND Unicode-DFS-2016"
 OPENCLIPART_LICENSE = "CC-PDDC"
-RENDER_VERSION = "v1"
+RENDER_VERSION = "v2"
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 DC = "{http://purl.org/dc/elements/1.1/}"
 RDF = "{http://www.w3.org/1999/02/22-rdf-syntax-ns#}"
 
+#: zlib level of the PNGs written: 3 is ~2x faster than the default 6 for ~10% larger files.
+PNG_COMPRESS_LEVEL = 3
 #: Not pictures of things: star polygons and colour gradients.
 EXCLUDED_FOLDERS: tuple[str, ...] = ("shapes/stars", "special/gradients")
 
@@ -182,11 +184,11 @@ def prepare_png(data: bytes, limits: ImageLimits) -> tuple[bytes, int, int]:
         raise InvalidInputError("undecodable PNG") from exc
     original = max(image.size) <= limits.max_side
     if not original:
-        image.thumbnail((limits.max_side, limits.max_side), Image.Resampling.LANCZOS, None)
+        image.thumbnail((limits.max_side, limits.max_side), Image.Resampling.BICUBIC, 2.0)
     if _is_blank(image):
         raise InvalidInputError("blank image")
     if original:
         return data, image.width, image.height
     buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
+    image.save(buffer, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
     return buffer.getvalue(), image.width, image.height
