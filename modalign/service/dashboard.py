@@ -8,8 +8,9 @@ updates jobs, throughput, queue depth and collections in place, and runs searche
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
@@ -30,6 +31,8 @@ templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 DASHBOARD_JOBS = 10
 THROUGHPUT_MINUTES = 10
 POLL_MS = 1500
+MIN_POLL_MS = 200
+MAX_POLL_MS = 60_000
 FAILURES_SHOWN = 5
 
 
@@ -59,11 +62,15 @@ async def dashboard_json(state: StateDep) -> Dashboard:
 
 
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
-async def dashboard_page(request: Request, state: StateDep) -> HTMLResponse:
-    """The ops page."""
+async def dashboard_page(
+    request: Request,
+    state: StateDep,
+    poll_ms: Annotated[int, Query(ge=MIN_POLL_MS, le=MAX_POLL_MS)] = POLL_MS,
+) -> HTMLResponse:
+    """The ops page (``?poll_ms=`` sets how often it refreshes)."""
     data = await run_in_threadpool(dashboard_data, state)
     return templates.TemplateResponse(
         request, "dashboard.html",
-        {"data": data, "poll_ms": POLL_MS, "encoder": state.queries.version,
+        {"data": data, "poll_ms": poll_ms, "encoder": state.queries.version,
          "max_upload_bytes": state.settings.service.max_upload_bytes},
     )

@@ -1,0 +1,113 @@
+"""The ops dashboard in a real headless Chromium (Debian ``chromium``, driven by Playwright).
+
+While a job runs, the page (loaded once, never reloaded) shows its progress advancing; a text
+search shows thumbnails. Screenshots go to ``artifacts/`` at the repository root.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from .helpers import LiveServer, make_images, wait_for_job
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
+JOB_IMAGES = 120
+COUNT = re.compile(r"^(\d+) / (\d+)$")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        pytest.fail("Debian package `chromium` is needed (make test installs it)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    yield page
+    context.close()
+    assert not errors, errors
+
+
+def job_count(page: Page, job_id: int) -> tuple[int, int] | None:
+    cell = page.locator(f'tr[data-job="{job_id}"] .count')
+    if cell.count() == 0:
+        return None
+    match = COUNT.match(cell.inner_text().strip())
+    return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+@pytest.mark.slow
+def test_progress_advances_without_a_reload_and_search_shows_thumbnails(
+    live: LiveServer, http: httpx.Client, page: Page
+) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    folder = live.app.state.settings.paths.data_dir / "sources" / "browser"
+    make_images(folder, JOB_IMAGES, offset=1000)
+    page.goto(f"{live.url}/?poll_ms=250")
+    page.evaluate("window.__loadedOnce = 'yes'")
+    job_id = http.post("/v1/jobs", json={"source": "sources/browser"}).json()["id"]
+
+    page.wait_for_selector(f'tr[data-job="{job_id}"]', timeout=60_000)
+    seen: list[tuple[int, int]] = []
+    while True:
+        count = job_count(page, job_id)
+        if count is not None and (not seen or count != seen[-1]):
+            seen.append(count)
+            if 0 < count[0] < count[1] and not any(0 < c[0] < c[1] for c in seen[:-1]):
+                page.screenshot(path=str(ARTIFACTS / "dashboard-job-running.png"), full_page=True)
+        if count is not None and count[1] == JOB_IMAGES and count[0] == JOB_IMAGES:
+            break
+        page.wait_for_timeout(100)
+        assert len(seen) < 10_000
+    partial = [c for c in seen if 0 < c[0] < JOB_IMAGES]
+    assert partial, f"never saw the job part-way: {seen}"
+    finished = [done for done, _ in seen]
+    assert finished == sorted(finished), seen
+    page.wait_for_selector(f'tr[data-job="{job_id}"] .badge.completed', timeout=30_000)
+    assert page.evaluate("window.__loadedOnce") == "yes"
+    assert wait_for_job(http, job_id)["done_items"] == JOB_IMAGES
+
+    page.fill("#search-text", "a red circle")
+    page.click("#search-button")
+    page.wait_for_selector("#results figure img", timeout=30_000)
+    page.wait_for_function(
+        "[...document.querySelectorAll('#results img')].every(i => i.complete && i.naturalWidth > 0)",
+        timeout=30_000,
+    )
+    thumbnails = page.locator("#results img")
+    assert thumbnails.count() == 24
+    assert "images in" in page.inner_text("#search-status")
+    page.screenshot(path=str(ARTIFACTS / "dashboard-search.png"), full_page=True)
+
+
+def test_the_page_is_useful_without_scripts(live: LiveServer, browser: Browser) -> None:
+    context = browser.new_context(java_script_enabled=False)
+    try:
+        page = context.new_page()
+        page.goto(live.url)
+        assert page.locator("#jobs tbody tr[data-job]").count() >= 1
+        assert "tiny-v1" in page.inner_text("#collections")
+        assert "active" in page.inner_text("#collections")
+    finally:
+        context.close()
