@@ -23,6 +23,9 @@ CHROMIUM_ARGS = [
 ]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 JOB_IMAGES = 120
+ALL_THUMBNAILS_LOADED = (
+    "[...document.querySelectorAll('#results img')].every(i => i.complete && i.naturalWidth > 0)"
+)
 COUNT = re.compile(r"^(\d+) / (\d+)$")
 
 
@@ -91,10 +94,7 @@ def test_progress_advances_without_a_reload_and_search_shows_thumbnails(
     page.fill("#search-text", "a red circle")
     page.click("#search-button")
     page.wait_for_selector("#results figure img", timeout=30_000)
-    page.wait_for_function(
-        "[...document.querySelectorAll('#results img')].every(i => i.complete && i.naturalWidth > 0)",
-        timeout=30_000,
-    )
+    page.wait_for_function(ALL_THUMBNAILS_LOADED, timeout=30_000)
     thumbnails = page.locator("#results img")
     assert thumbnails.count() == 24
     assert "images in" in page.inner_text("#search-status")
