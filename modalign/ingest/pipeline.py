@@ -2,8 +2,9 @@
 
 reader (pending items of the batch from the catalog, images decoded and validated) -> skip (what
 the catalog already holds for the job's model version) -> mapper (encode images and captions) ->
-writer (upsert both collections durably and record assets, captions, embedded marks and item
-outcomes in one transaction). A bad item is marked failed with its reason and the batch goes on;
+writer (assets and captions, then both collections upserted durably, then embedded marks, item
+outcomes and job counters in one transaction; see :mod:`modalign.ingest.write`). A bad item is
+marked failed with its reason and the batch goes on;
 a batch delivered twice finds no pending items the second time, or re-writes the same points.
 """
 
@@ -83,7 +84,8 @@ def map_stage(res: IngestResources, staged: StagedBatch) -> StagedBatch:
 
 
 def write_stage(res: IngestResources, staged: StagedBatch) -> BatchResult:
-    """Writer: points and catalog rows in one transaction; the last batch finishes the job."""
+    """Writer: catalog rows and points (see :mod:`~modalign.ingest.write`); the last batch
+    finishes the job."""
     target, timer = staged.target, staged.timer
     if target is None or not staged.items:
         return BatchResult(staged.job_id, staged.batch_no)

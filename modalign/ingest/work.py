@@ -12,10 +12,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from modalign.catalog import repo
 from modalign.catalog.db import session_scope
+from modalign.catalog.models import Asset
 from modalign.ingest.validate import Prepared
 
 
@@ -63,11 +65,12 @@ def plan_work(
 
 def _known_captions(session: Session, hashes: Sequence[str]) -> dict[str, dict[str, str]]:
     """content hash -> {caption hash: text} for the hashes the catalog already has."""
-    ids: dict[int, str] = {}
-    for digest in hashes:
-        asset = repo.get_asset_by_hash(session=session, content_hash=digest)
-        if asset is not None:
-            ids[asset.id] = digest
+    ids = {
+        asset_id: digest
+        for asset_id, digest in session.execute(
+            select(Asset.id, Asset.content_hash).where(Asset.content_hash.in_(hashes))
+        )
+    }
     assets = repo.get_assets(session=session, ids=list(ids))
     return {
         ids[asset_id]: {c.text_hash: c.text for c in asset.captions}

@@ -1,10 +1,16 @@
-"""The writer stage: one catalog transaction per batch, with the store upsert inside it.
+"""The writer stage: assets and captions, then points, then the batch's outcome.
 
-Inside the transaction: assets and captions are upserted (ids and caption positions are needed
-for the payloads), both collections are upserted (durable when the call returns), then the
-embedded marks, item outcomes and job counters are written and the transaction commits. If
-anything fails, nothing of the batch is in the catalog; points already written are overwritten
-by the retry, since their ids come from content.
+1. One short transaction upserts the assets and captions (their ids and caption positions go
+   into the payloads).
+2. Both collections are upserted, durable when the call returns, with no transaction open: a
+   store flush takes a third of a second, and on SQLite every transaction holds the database's
+   write lock, so holding one across the upsert would stall every other reader and writer.
+3. One transaction records the embedded marks, the item outcomes and the job counters together,
+   and closes the job when it was the last batch.
+
+A crash before step 3 leaves assets without embedded marks and the items pending: the retry
+sees the assets as not embedded, re-encodes them and overwrites the same points (their ids come
+from content), so nothing is lost or counted twice.
 """
 
 from __future__ import annotations
@@ -61,18 +67,25 @@ def write_batch(
     with session_scope(res.sessions) as session:
         _drop_images_embedded_meanwhile(session, target, good)
         images, captions, assets = _record_assets(session, target, good)
-        with res.store.use() as store:
-            store.create_version(target.version, image_dim=target.dim, caption_dim=target.dim)
-            if images:
-                store.upsert(Kind.IMAGES, images, version=target.version)
-            if captions:
-                store.upsert(Kind.CAPTIONS, captions, version=target.version)
+    _upsert_points(res, target, images, captions)
+    with session_scope(res.sessions) as session:
         repo.record_embedded(
             session=session, asset_ids=assets.values(), model_version_id=target.version_id
         )
         updates = _updates(works, assets, failures, target.version)
         changed = repo.mark_items(session=session, updates=updates)
         return _count(session, target, changed, len(images) + len(captions))
+
+
+def _upsert_points(
+    res: IngestResources, target: BatchTarget, images: list[PointIn], captions: list[PointIn]
+) -> None:
+    with res.store.use() as store:
+        store.create_version(target.version, image_dim=target.dim, caption_dim=target.dim)
+        if images:
+            store.upsert(Kind.IMAGES, images, version=target.version)
+        if captions:
+            store.upsert(Kind.CAPTIONS, captions, version=target.version)
 
 
 def _drop_images_embedded_meanwhile(

@@ -1,0 +1,324 @@
+"""Ingest benchmark: end-to-end items/s against encoding-only items/s of the same items.
+
+One run measures, on a sample of the demo manifest (every k-th line, so both sources appear):
+
+- encoding only: the image tower (ONNX) and the text tower plus the heads on the same batches of
+  already decoded images and their captions, 1 torch thread;
+- embedded: ``modalign ingest`` in-process (SQLite catalog, qdrant-edge store), 1 torch thread;
+- Celery with 1 and with 2 worker processes of 1 torch thread each (private redis-server, SQLite
+  catalog shared by the processes, qdrant-edge store written under the writer lock).
+
+End-to-end time runs from job creation to the job's finish as recorded in the catalog (planning,
+decoding, hashing, encoding, upserts and catalog writes). The model is a checkpoint with random
+heads of the default shape: the same compute as a trained one; its collections are created during
+set-up, as they would exist before any real ingest into a version. Prints a table, then one JSON
+object as the last line. Run with ``nice``; the machine is shared.
+
+    nice .venv/bin/python bench/ingest.py [--limit 512] [--batch-size 64] [--no-celery]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from modalign.config import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+MODEL = "bench-random"
+
+
+def parse() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--manifest", type=Path, default=ROOT / "data/demo/manifest.jsonl")
+    parser.add_argument("--limit", type=int, default=512)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--no-celery", action="store_true")
+    parser.add_argument("--keep", action="store_true", help="Keep the work directory.")
+    return parser.parse_args()
+
+
+def sample_manifest(manifest: Path, target: Path, limit: int) -> Path:
+    """Copy every k-th entry's image (k so that ``limit`` entries come out) under ``target``."""
+    lines = manifest.read_text().splitlines()
+    step = max(1, len(lines) // limit)
+    chosen = [json.loads(line) for line in lines[::step][:limit]]
+    for entry in chosen:
+        destination = target / entry["path"]
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(manifest.parent / entry["path"], destination)
+    out = target / "manifest.jsonl"
+    out.write_text("".join(json.dumps(e) + "\n" for e in chosen))
+    return out
+
+
+def settings_for(data_dir: Path, cache: Path, batch_size: int, **broker: str) -> Settings:
+    data_dir.mkdir(parents=True)
+    (data_dir / "cache").symlink_to(cache, target_is_directory=True)
+    return Settings(
+        paths={"data_dir": data_dir},
+        encoders={"torch_threads": 1, "image_backend": "onnx"},
+        ingest={"batch_size": batch_size},
+        broker={"mode": "celery" if broker else "inprocess", **broker},
+    )
+
+
+def register_random_model(settings: Settings) -> None:
+    """Random heads of the default shape, saved as a checkpoint and registered as active."""
+    import torch
+
+    from modalign.catalog.migrate import upgrade
+    from modalign.encoders.checkpoint import ModelCard, save_checkpoint
+    from modalign.encoders.heads import AlignmentHeads, HeadSpec
+    from modalign.encoders.registry import register_checkpoint
+
+    torch.manual_seed(0)
+    spec = HeadSpec(embed_dim=settings.encoders.embed_dim, kind=settings.encoders.head)
+    card = ModelCard(name=MODEL, towers={}, heads=spec.to_dict(), temperature=0.07, data_hash="-")
+    directory = save_checkpoint(settings.paths.models_dir / MODEL, AlignmentHeads(spec), card)
+    upgrade(settings.database_url)
+    register_checkpoint(settings, directory, card)
+    create_collections(settings, spec.embed_dim)
+
+
+def create_collections(settings: Settings, dim: int) -> None:
+    """Set-up, not ingestion: the version's collections exist before the timed job (creating a
+    qdrant-edge shard with its payload indexes takes seconds, once per version)."""
+    from modalign.search.factory import open_store
+
+    store = open_store(settings)
+    try:
+        store.create_version(MODEL, image_dim=dim, caption_dim=dim)
+    finally:
+        store.close()
+
+
+def encoding_only(settings: Settings, manifest: Path, batch_size: int) -> dict[str, Any]:
+    """Items/s of the towers + heads alone on the decoded images and captions, in batches."""
+    from modalign.encoders.load import load_dual_encoder
+    from modalign.ingest.images import decode_image
+    from modalign.ingest.sources import SourceSpec, iter_source
+
+    register_random_model(settings)
+    encoder = load_dual_encoder(settings, MODEL)
+    items = list(iter_source(SourceSpec(manifest, "manifest"), max_caption_chars=2000))
+    images = [decode_image(i.path, settings.ingest).image for i in items if i.path]
+    captions = [list(i.captions) for i in items]
+    encoder.encode_images(images[:2]), encoder.encode_texts(["warm up"])  # load the towers
+    start = time.perf_counter()
+    for at in range(0, len(images), batch_size):
+        encoder.encode_images(images[at : at + batch_size])
+        encoder.encode_texts([c for cs in captions[at : at + batch_size] for c in cs])
+    seconds = time.perf_counter() - start
+    return {"items": len(images), "seconds": seconds, "items_per_s": len(images) / seconds}
+
+
+def job_seconds(settings: Settings, job_id: int) -> tuple[float, dict[str, Any]]:
+    from modalign.ingest.runner import JobRunner
+
+    progress = JobRunner(settings).progress(job_id)
+    assert progress.finished_at is not None, progress
+    seconds = (progress.finished_at - progress.created_at).total_seconds()
+    return seconds, {
+        "status": progress.status,
+        "done": progress.done,
+        "failed": progress.failed,
+        "new_points": progress.new_points,
+    }
+
+
+def embedded(settings: Settings, manifest: Path) -> dict[str, Any]:
+    """The in-process dispatcher (the embedded default)."""
+    from modalign.ingest.pipeline import BatchResult
+    from modalign.ingest.runner import JobRunner
+    from modalign.ingest.sources import SourceSpec
+
+    register_random_model(settings)
+    stages: dict[str, float] = {}
+
+    def collect(result: BatchResult) -> None:
+        for name, secs in result.seconds.items():
+            stages[name] = stages.get(name, 0.0) + secs
+
+    runner = JobRunner(settings)
+    job_id = runner.create(SourceSpec(manifest, "manifest"))
+    runner.run_here(job_id, on_batch=collect)
+    seconds, state = job_seconds(settings, job_id)
+    items = state["done"] + state["failed"]
+    stage_s = {k: round(v, 2) for k, v in stages.items()}
+    return {
+        "items": items,
+        "seconds": seconds,
+        "items_per_s": items / seconds,
+        **state,
+        "stage_seconds": stage_s,
+    }
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_redis(workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
+    import redis
+
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            "redis-server",
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(workdir),
+            "--logfile",
+            str(workdir / "redis.log"),
+        ]
+    )
+    for _ in range(100):
+        try:
+            redis.Redis(port=port).ping()
+            return process, f"redis://127.0.0.1:{port}"
+        except redis.ConnectionError:
+            time.sleep(0.05)
+    raise RuntimeError("redis-server did not start")
+
+
+def worker_env(settings: Settings) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        {
+            "MODALIGN_PATHS__DATA_DIR": str(settings.paths.data_dir),
+            "MODALIGN_BROKER__MODE": "celery",
+            "MODALIGN_BROKER__URL": settings.broker.url,
+            "MODALIGN_BROKER__RESULT_BACKEND": settings.broker.result_backend,
+            "MODALIGN_ENCODERS__TORCH_THREADS": "1",
+        }
+    )
+    return env
+
+
+def warm_up(settings: Settings, workdir: Path, processes: int) -> None:
+    """A job of one-image batches, so every worker process loads its encoder before timing."""
+    from PIL import Image
+
+    from modalign.ingest.runner import JobRunner
+    from modalign.ingest.sources import SourceSpec
+
+    folder = workdir / "warmup"
+    folder.mkdir()
+    for i in range(4 * processes):
+        Image.new("RGB", (64, 64), (i * 20, 90, 200)).save(folder / f"{i}.png")
+        (folder / f"{i}.txt").write_text(f"warm up picture {i}\n")
+    one = settings.model_copy(
+        update={"ingest": settings.ingest.model_copy(update={"batch_size": 1})}
+    )
+    runner = JobRunner(one)
+    job_id = runner.create(SourceSpec(folder, "folder"))
+    runner.send(job_id)
+    runner.wait(job_id)
+
+
+def celery(settings: Settings, manifest: Path, processes: int) -> dict[str, Any]:
+    """``processes`` Celery worker processes (one `modalign worker`), 1 torch thread each."""
+    from modalign.ingest.runner import JobRunner
+    from modalign.ingest.sources import SourceSpec
+
+    register_random_model(settings)
+    log = (settings.paths.data_dir / "worker.log").open("wb")
+    worker = subprocess.Popen(
+        [str(Path(sys.executable).parent / "modalign"), "worker", "--concurrency", str(processes)],
+        env=worker_env(settings),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        warm_up(settings, settings.paths.data_dir, processes)
+        runner = JobRunner(settings)
+        job_id = runner.create(SourceSpec(manifest, "manifest"))
+        runner.send(job_id)
+        runner.wait(job_id)
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=60)
+        log.close()
+    seconds, state = job_seconds(settings, job_id)
+    items = state["done"] + state["failed"]
+    return {"items": items, "seconds": seconds, "items_per_s": items / seconds, **state}
+
+
+def report(results: dict[str, Any], encode: dict[str, Any], args: argparse.Namespace) -> None:
+    base = encode["items_per_s"]
+    print(f"{'mode':<22}{'items':>7}{'seconds':>10}{'items/s':>10}{'/ encode-only':>15}")
+    head = f"{'encoding only':<22}{encode['items']:>7}{encode['seconds']:>10.2f}"
+    print(f"{head}{base:>10.2f}{1:>15.2f}")
+    for mode, row in results.items():
+        row["ratio"] = row["items_per_s"] / base
+        print(
+            f"{mode:<22}{row['items']:>7}{row['seconds']:>10.2f}{row['items_per_s']:>10.2f}"
+            f"{row['ratio']:>15.2f}"
+        )
+    summary: dict[str, Any] = {
+        "bench": "ingest",
+        "items": args.limit,
+        "batch_size": args.batch_size,
+        "encode_only": encode,
+        **results,
+    }
+    summary["embedded_ratio"] = results["embedded"]["ratio"]
+    if "celery_2" in results:
+        summary["celery_2_vs_1"] = (
+            results["celery_2"]["items_per_s"] / results["celery_1"]["items_per_s"]
+        )
+    print(json.dumps(summary, default=lambda v: round(v, 4) if isinstance(v, float) else str(v)))
+
+
+def main() -> None:
+    args = parse()
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    work = Path(tempfile.mkdtemp(prefix="modalign-bench-ingest-"))
+    cache = work / "tower-cache"
+    cache.mkdir()
+    try:
+        manifest = sample_manifest(args.manifest, work / "source", args.limit)
+        encode = encoding_only(
+            settings_for(work / "encode", cache, args.batch_size), manifest, args.batch_size
+        )
+        results = {
+            "embedded": embedded(settings_for(work / "embedded", cache, args.batch_size), manifest)
+        }
+        if not args.no_celery:
+            redis_process, url = start_redis(work)
+            try:
+                for k in (1, 2):
+                    broker = {"url": f"{url}/0", "result_backend": f"{url}/1"}
+                    data = settings_for(work / f"celery{k}", cache, args.batch_size, **broker)
+                    results[f"celery_{k}"] = celery(data, manifest, k)
+            finally:
+                redis_process.kill()
+        report(results, encode, args)
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
