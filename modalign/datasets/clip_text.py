@@ -58,8 +58,8 @@ def choose_title(clip: ClipFile, meta: ClipMetadata, shared: Mapping[str, int]) 
     if repaired:
         return repaired
     fallback = titles.keyword_title(titles.clean_keywords(meta.subjects, meta.creators))
-    reason = "collection title, no usable text" if raw.strip() else "no title, no usable text"
-    return titles.require_usable(fallback, reason)
+    reason = "generic or collection title" if raw.strip() else "no title"
+    return titles.require_usable(fallback, f"{reason}, no usable text")
 
 
 def with_folder_noun(name: str, clip: ClipFile) -> str:
