@@ -57,7 +57,7 @@ class QueryBody(QueryKnobs):
     text: str | None = Field(
         None, min_length=1, max_length=MAX_TEXT_CHARS, description="Free-text query."
     )
-    vector: list[float] | None = Field(
+    vector: list[Annotated[float, Field(allow_inf_nan=False)]] | None = Field(
         None, min_length=1, max_length=MAX_VECTOR_DIM,
         description="A query vector in the model's embedding space (instead of text).",
     )

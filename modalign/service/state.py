@@ -49,6 +49,7 @@ def open_state(settings: Settings) -> ServiceState:
     """Open the catalog, the store, the broker probe, and load the query encoder."""
     from modalign.search.factory import open_store
 
+    warn_if_store_is_not_shared(settings)
     engine = make_engine(settings.database_url, echo=settings.database.echo)
     store = open_store(settings)
     queries = QueryEncoder(settings)
@@ -65,3 +66,15 @@ def open_state(settings: Settings) -> ServiceState:
         state.close()
         raise
     return state
+
+
+def warn_if_store_is_not_shared(settings: Settings) -> None:
+    """Celery workers cannot write to an on-disk store this process holds open for queries."""
+    on_disk = settings.store.backend == "edge" or not settings.store.url
+    if settings.broker.mode == "celery" and on_disk:
+        log.warning(
+            "broker mode is celery but the vector store is on local disk (%s): the API owns it "
+            "while it runs, so workers cannot write to it; use store.backend=client with a "
+            "Qdrant server (docker-compose) for Celery ingestion next to the API",
+            settings.store.backend,
+        )
