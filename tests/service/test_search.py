@@ -117,7 +117,7 @@ def test_bad_json_queries_are_422_problems(http: httpx.Client, body: dict[str, o
 
 @pytest.mark.parametrize("vector", ["NaN", "Infinity", "1e308", "-1e39"])
 def test_non_finite_vectors_are_422(http: httpx.Client, vector: str) -> None:
-    body = '{"vector": [%s%s]}' % (vector, ", 0.5" * (TINY_DIM - 1))
+    body = '{"vector": [' + vector + ", 0.5" * (TINY_DIM - 1) + "]}"
     response = http.post("/v1/search/images", content=body.encode(),
                          headers={"content-type": "application/json"})
     assert response.status_code == 422, response.text
