@@ -9,7 +9,7 @@ from PIL import Image
 from sqlalchemy import func, select
 
 from modalign.catalog.db import session_scope
-from modalign.catalog.models import Asset, Caption, ItemStatus, JobItem, JobStatus
+from modalign.catalog.models import Asset, Caption, ItemStatus, Job, JobItem, JobStatus
 from modalign.config import Settings
 from modalign.ingest.dispatch import InProcessDispatcher
 from modalign.ingest.jobs import resume, submit
@@ -125,7 +125,7 @@ def test_interrupted_planning_continues_without_duplicates(
         rows = session.scalars(select(JobItem).where(JobItem.job_id == job_id, JobItem.seq >= 8))
         for row in rows:
             session.delete(row)
-        job = session.get_one(__import__("modalign.catalog.models").catalog.models.Job, job_id)
+        job = session.get_one(Job, job_id)
         job.total_items, job.source_spec = 8, {**job.source_spec, "planned": False}
     assert plan_job(settings, resources.sessions, job_id) == 10
     assert sorted(_items(resources, job_id)) == [f"{i:02d}.png" for i in range(10)]
