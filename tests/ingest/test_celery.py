@@ -36,7 +36,7 @@ from .helpers import (
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.slow]
 
-N_IMAGES = 48
+N_IMAGES = 32
 BATCH = 4
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from PIL import Image
@@ -11,12 +13,14 @@ from sqlalchemy import func, select
 from modalign.catalog.db import session_scope
 from modalign.catalog.models import Asset, Caption, ItemStatus, Job, JobItem, JobStatus
 from modalign.config import Settings
+from modalign.errors import TransientError
 from modalign.ingest.dispatch import InProcessDispatcher
 from modalign.ingest.jobs import resume, submit
 from modalign.ingest.plan import create_ingest_job, plan_job
 from modalign.ingest.progress import job_progress, unfinished_batches
-from modalign.ingest.resources import IngestResources
+from modalign.ingest.resources import IngestResources, StoreAccess
 from modalign.ingest.sources import SourceSpec, detect_source
+from modalign.search.store import VectorStore
 
 from .helpers import TINY_MODEL, store_counts
 
@@ -129,3 +133,32 @@ def test_interrupted_planning_continues_without_duplicates(
         job.total_items, job.source_spec = 8, {**job.source_spec, "planned": False}
     assert plan_job(settings, resources.sessions, job_id) == 10
     assert sorted(_items(resources, job_id)) == [f"{i:02d}.png" for i in range(10)]
+
+
+class FlakyStore:
+    """A real store access that fails its first ``failures`` uses with a transient error."""
+
+    def __init__(self, inner: StoreAccess, failures: int) -> None:
+        self.inner, self.failures = inner, failures
+
+    @contextmanager
+    def use(self) -> Iterator[VectorStore]:
+        if self.failures > 0:
+            self.failures -= 1
+            raise TransientError("connection reset by peer (injected)")
+        with self.inner.use() as store:
+            yield store
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def test_transient_store_errors_are_retried(resources: IngestResources, tmp_path: Path) -> None:
+    for i in range(12):
+        _picture(tmp_path / f"src/{i:02d}.png", (i * 20, 40, 40))
+    flaky = FlakyStore(resources.store, failures=2)
+    resources.store = flaky
+    progress = job_progress(resources.sessions, _submit(resources, tmp_path / "src"))
+    assert flaky.failures == 0
+    assert (progress.status, progress.done, progress.new_points) == ("completed", 12, 12)
+    assert store_counts(resources, TINY_MODEL) == (12, 0)
