@@ -33,10 +33,14 @@ def test_text_search_returns_hydrated_hits_best_first(http: httpx.Client) -> Non
     assert asset["captions"][0]["text"].startswith("a ")
 
 
+SHAPES = {"must": [{"field": "dataset", "op": "match", "value": "shapes"}]}
+
+
 def test_paging_and_limits_follow_the_engine(http: httpx.Client) -> None:
-    everything = http.post("/v1/search/images", json={"text": "shape", "limit": 100}).json()
+    query = {"text": "shape", "filter": SHAPES}
+    everything = http.post("/v1/search/images", json={**query, "limit": 100}).json()
     assert len(everything["hits"]) == INDEXED_IMAGES
-    page = http.post("/v1/search/images", json={"text": "shape", "limit": 5, "offset": 5}).json()
+    page = http.post("/v1/search/images", json={**query, "limit": 5, "offset": 5}).json()
     assert [h["asset_id"] for h in page["hits"]] == [
         h["asset_id"] for h in everything["hits"][5:10]
     ]
@@ -84,8 +88,10 @@ def test_caption_search_by_image_and_text(http: httpx.Client) -> None:
 
 
 def test_similar_images_leave_the_asset_out(http: httpx.Client) -> None:
-    asset_id = http.post("/v1/search/images", json={"text": "x"}).json()["hits"][0]["asset_id"]
-    hits = http.post("/v1/search/similar", json={"asset_id": asset_id, "limit": 50}).json()["hits"]
+    first = http.post("/v1/search/images", json={"text": "x", "filter": SHAPES}).json()
+    asset_id = first["hits"][0]["asset_id"]
+    body = {"asset_id": asset_id, "limit": 50, "filter": SHAPES}
+    hits = http.post("/v1/search/similar", json=body).json()["hits"]
     assert len(hits) == INDEXED_IMAGES - 1
     assert asset_id not in {h["asset_id"] for h in hits}
     assert http.post("/v1/search/similar", json={"asset_id": 10**9}).status_code == 404
