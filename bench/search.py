@@ -6,7 +6,8 @@ unit-normalised ``--dim`` (256) vectors; a keyword payload ``source`` of 100 val
 Measured in this run:
 
 - recall@10 of SearchClient (default ef from settings) against exact numpy search;
-- SearchClient time / raw ``EdgeShard.query`` time on the same shard, same request (goal <= 1.3);
+- SearchClient time / raw ``EdgeShard.query`` time on the same shard, same request, results read
+  (goal <= 1.3; see :func:`time_edge`);
 - speed against qdrant-client local mode. Local mode is brute force in Python: it is loaded with a
   subset (``--local-points``, 100,000) and timed on ``--local-queries`` queries, and its time is
   scaled linearly to the full size (its cost is linear in the points scanned) (goal >= 100x);
@@ -140,39 +141,51 @@ def recall(found: list[list[int]], truth: list[np.ndarray]) -> float:
 
 
 def time_edge(store: EdgeStore, data: Data, filtered: bool, ef: int) -> dict[str, Any]:
-    """SearchClient and raw shard calls, interleaved query by query."""
+    """SearchClient against the raw shard, query by query, in rotating order (no call always
+    runs on a warm cache). ``raw`` is what a direct caller does: build the request from the numpy
+    query, ``EdgeShard.query``, read each hit's id, score and payload (the bindings convert those
+    lazily, on access). ``raw_bare`` is ``EdgeShard.query`` alone on a prebuilt request."""
     import qdrant_edge as qe
 
     client = SearchClient(store)
     shard = store.raw_shard(Kind.IMAGES)
-    client_s = raw_s = 0.0
-    found: list[list[int]] = []
-    for q, src in zip(data.queries, data.query_sources, strict=True):
-        flt = source_filter(int(src)) if filtered else None
-        raw_req = qe.QueryRequest(
+
+    def raw(q: np.ndarray, flt: Any) -> list[tuple[str, float, Any]]:
+        request = qe.QueryRequest(
             limit=K,
             query=qe.Query.Nearest(q.tolist()),
-            filter=to_edge(flt),
+            filter=flt,
             params=qe.SearchParams(hnsw_ef=ef),
             with_payload=True,
         )
-        raw_first = len(found) % 2 == 0  # alternate, so neither call always runs on a warm cache
-        if raw_first:
-            raw_s += _elapsed(partial(shard.query, raw_req))
-        t0 = time.perf_counter()
-        hits = client.search_images(vector=q, filter=flt, limit=K, hydrate=False)
-        client_s += time.perf_counter() - t0
-        if not raw_first:
-            raw_s += _elapsed(partial(shard.query, raw_req))
-        found.append([h.asset_id for h in hits])
+        return [(str(p.id), p.score, p.payload) for p in shard.query(request)]
+
+    totals = {"client": 0.0, "raw": 0.0, "raw_bare": 0.0}
+    found: list[list[int]] = []
+    for i, (q, src) in enumerate(zip(data.queries, data.query_sources, strict=True)):
+        flt = source_filter(int(src)) if filtered else None
+        edge_flt = to_edge(flt)
+        bare = qe.QueryRequest(
+            limit=K,
+            query=qe.Query.Nearest(q.tolist()),
+            filter=edge_flt,
+            params=qe.SearchParams(hnsw_ef=ef),
+            with_payload=True,
+        )
+        calls: dict[str, Callable[[], Any]] = {
+            "client": partial(client.search_images, vector=q, filter=flt, limit=K, hydrate=False),
+            "raw": partial(raw, q, edge_flt),
+            "raw_bare": partial(shard.query, bare),
+        }
+        names = list(calls)
+        for name in names[i % 3 :] + names[: i % 3]:
+            t0 = time.perf_counter()
+            out = calls[name]()
+            totals[name] += time.perf_counter() - t0
+            if name == "client":
+                found.append([h.asset_id for h in out])
     n = len(data.queries)
-    return {"client_ms": client_s / n * 1e3, "raw_ms": raw_s / n * 1e3, "ids": found}
-
-
-def _elapsed(fn: Callable[[], Any]) -> float:
-    t0 = time.perf_counter()
-    fn()
-    return time.perf_counter() - t0
+    return {f"{k}_ms": v / n * 1e3 for k, v in totals.items()} | {"ids": found}
 
 
 def time_local(data: Data, n_local: int, n_queries: int) -> dict[str, float]:
@@ -247,7 +260,7 @@ def timed(label: str, fn: Callable[[], Any], log: dict[str, float]) -> Any:
     return result
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -260,13 +273,76 @@ def main() -> None:
     parser.add_argument("--skip-faiss", action="store_true")
     parser.add_argument("--store-dir", type=Path, default=None, help="default: a temporary dir")
     parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+FILTERS = ("unfiltered", "filtered")
+
+
+def run_edge(
+    args: argparse.Namespace, data: Data, settings: StoreSettings, phases: dict[str, float]
+) -> dict[str, Any]:
+    """Build the edge store, time both query kinds; build figures and RSS."""
+    with tempfile.TemporaryDirectory(dir=args.store_dir) as tmp:
+        store, build = timed(
+            "edge_build", lambda: build_edge(Path(tmp) / "store", data, settings), phases
+        )
+        rss = peak_rss_mb()
+        info = store.info(Kind.IMAGES)
+        runs = {
+            f: timed(
+                f"edge_{f}",
+                lambda f=f: time_edge(store, data, f == "filtered", settings.hnsw_ef),
+                phases,
+            )
+            for f in FILTERS
+        }
+        store.close()
+    return {
+        "runs": runs,
+        "figures": {
+            "edge_segments": info.segments,
+            "edge_indexed_points": info.indexed_points,
+            "edge_upsert_s": round(build["upsert_s"], 1),
+            "edge_optimize_s": round(build["optimize_s"], 1),
+            "peak_rss_mb_after_edge_build": round(rss),
+        },
+    }
+
+
+def row(
+    e: dict[str, Any],
+    truth: list[np.ndarray],
+    local_ms: float | None,
+    scale: float,
+    fai: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """The figures of one query kind."""
+    r: dict[str, Any] = {
+        "recall_at_10": round(recall(e["ids"], truth), 4),
+        "client_ms": round(e["client_ms"], 4),
+        "raw_ms": round(e["raw_ms"], 4),
+        "raw_bare_ms": round(e["raw_bare_ms"], 4),
+        "client_over_raw": round(e["client_ms"] / e["raw_ms"], 3),
+        "client_over_raw_bare": round(e["client_ms"] / e["raw_bare_ms"], 3),
+    }
+    if local_ms is not None:
+        r["local_mode_ms_scaled"] = round(local_ms * scale, 2)
+        r["speedup_vs_local_mode"] = round(local_ms * scale / e["client_ms"], 1)
+    if fai is not None:
+        r["faiss_ms"] = round(fai["ms"], 4)
+        r["faiss_recall_at_10"] = round(recall(fai["ids"], truth), 4)
+        r["edge_over_faiss_time"] = round(e["client_ms"] / fai["ms"], 2)
+    return r
+
+
+def main() -> None:
+    args = parse_args()
     settings = StoreSettings()
-    ef = settings.hnsw_ef
     phases: dict[str, float] = {}
     print(
-        f"search bench: {args.points:,} x {args.dim}-d, {args.queries} queries, "
-        f"m={settings.hnsw_m} ef_construct={settings.hnsw_ef_construct} ef={ef}",
+        f"search bench: {args.points:,} x {args.dim}-d, {args.queries} queries, m={settings.hnsw_m}"
+        f" ef_construct={settings.hnsw_ef_construct} ef={settings.hnsw_ef}",
         flush=True,
     )
     data = timed(
@@ -274,38 +350,25 @@ def main() -> None:
     )
     truth = {
         f: timed(f"exact_{f}", lambda f=f: exact_top(data, f == "filtered"), phases)
-        for f in ("unfiltered", "filtered")
+        for f in FILTERS
     }
-    with tempfile.TemporaryDirectory(dir=args.store_dir) as tmp:
-        store, build = timed(
-            "edge_build", lambda: build_edge(Path(tmp) / "store", data, settings), phases
-        )
-        rss_edge = peak_rss_mb()
-        info = store.info(Kind.IMAGES)
-        edge = {
-            f: timed(f"edge_{f}", lambda f=f: time_edge(store, data, f == "filtered", ef), phases)
-            for f in ("unfiltered", "filtered")
-        }
-        store.close()
+    edge = run_edge(args, data, settings, phases)
+    n_local = min(args.local_points, args.points)
     local = (
         {}
         if args.skip_local
-        else timed(
-            "local_mode",
-            lambda: time_local(data, min(args.local_points, args.points), args.local_queries),
-            phases,
-        )
+        else timed("local_mode", lambda: time_local(data, n_local, args.local_queries), phases)
     )
     fai = (
         {}
         if args.skip_faiss
         else timed(
             "faiss",
-            lambda: time_faiss(data, settings.hnsw_m, settings.hnsw_ef_construct, ef),
+            lambda: time_faiss(data, settings.hnsw_m, settings.hnsw_ef_construct, settings.hnsw_ef),
             phases,
         )
     )
-    scale = args.points / min(args.local_points, args.points)
+    scale = args.points / n_local
     result: dict[str, Any] = {
         "points": args.points,
         "dim": args.dim,
@@ -313,46 +376,23 @@ def main() -> None:
         "k": K,
         "hnsw_m": settings.hnsw_m,
         "ef_construct": settings.hnsw_ef_construct,
-        "ef": ef,
-        "edge_segments": info.segments,
-        "edge_indexed_points": info.indexed_points,
-        "edge_upsert_s": round(build["upsert_s"], 1),
-        "edge_optimize_s": round(build["optimize_s"], 1),
-        "peak_rss_mb_after_edge_build": round(rss_edge),
+        "ef": settings.hnsw_ef,
+        **edge["figures"],
         "peak_rss_mb_total": round(peak_rss_mb()),
-        "local_mode_points": min(args.local_points, args.points),
-        "local_mode_queries": args.local_queries,
+        "local_mode_points": n_local if local else None,
+        "local_mode_queries": args.local_queries if local else None,
+        "local_mode_ms_at_subset": {f: round(local[f], 2) for f in local},
         "local_mode_scale": scale,
+        "faiss_build_s": round(fai["build_s"], 1) if fai else None,
     }
-    rows = []
-    for f in ("unfiltered", "filtered"):
-        e = edge[f]
-        r: dict[str, Any] = {
-            "recall_at_10": round(recall(e["ids"], truth[f]), 4),
-            "client_ms": round(e["client_ms"], 4),
-            "raw_ms": round(e["raw_ms"], 4),
-            "client_over_raw": round(e["client_ms"] / e["raw_ms"], 3),
-        }
-        if local:
-            r["local_mode_ms_scaled"] = round(local[f] * scale, 2)
-            r["speedup_vs_local_mode"] = round(local[f] * scale / e["client_ms"], 1)
-        if fai:
-            r["faiss_ms"] = round(fai[f]["ms"], 4)
-            r["faiss_recall_at_10"] = round(recall(fai[f]["ids"], truth[f]), 4)
-            r["edge_over_faiss_time"] = round(e["client_ms"] / fai[f]["ms"], 2)
-        result[f] = r
-        rows.append((f, r))
-    if fai:
-        result["faiss_build_s"] = round(fai["build_s"], 1)
-    print_table(rows, result)
+    for f in FILTERS:
+        result[f] = row(edge["runs"][f], truth[f], local.get(f), scale, fai.get(f))
+    print_table([(f, result[f]) for f in FILTERS], result)
     print(json.dumps(result))
 
 
 def print_table(rows: list[tuple[str, dict[str, Any]]], result: dict[str, Any]) -> None:
-    keys = sorted(
-        {k for _, r in rows for k in r},
-        key=lambda k: list(rows[0][1]).index(k) if k in rows[0][1] else 99,
-    )
+    keys = list(rows[0][1])
     print()
     print(f"{'metric':<26}" + "".join(f"{name:>14}" for name, _ in rows))
     for key in keys:
@@ -362,10 +402,12 @@ def print_table(rows: list[tuple[str, dict[str, Any]]], result: dict[str, Any]) 
         f"; faiss {result.get('faiss_build_s', '-')} s; peak RSS after edge build "
         f"{result['peak_rss_mb_after_edge_build']} MB, overall {result['peak_rss_mb_total']} MB"
     )
-    print(
-        f"local mode measured on {result['local_mode_points']:,} points x "
-        f"{result['local_mode_queries']} queries, scaled x{result['local_mode_scale']:.1f} (linear)"
-    )
+    if result["local_mode_points"]:
+        print(
+            f"local mode measured on {result['local_mode_points']:,} points x "
+            f"{result['local_mode_queries']} queries, scaled x{result['local_mode_scale']:.1f}"
+            " (linear)"
+        )
 
 
 if __name__ == "__main__":

@@ -86,6 +86,7 @@ class EdgeStore:
         self._lock = threading.Lock()
         self._gate = RWLock()
         self._shards: dict[str, qe.EdgeShard] = {}
+        self._names: dict[tuple[str, Kind], str] = {}
         self._state = load_state(root)
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -237,10 +238,14 @@ class EdgeStore:
         """Nearest points by cosine similarity, best first."""
         checks.query_params(params)
         flt = to_edge(checks.query_filter(kind, filter))
-        with self._using(kind, version) as (shard, dim):
+        self._gate.acquire_read()  # the hot path: no generator-based context manager
+        try:
+            shard, dim = self._target(kind, version)
             request = self._request(checks.vector_list(vector, dim), flt, params)
             found = self._call(shard.query, request)
-        return [Hit(id=str(p.id), score=p.score, payload=p.payload or {}) for p in found]
+        finally:
+            self._gate.release_read()
+        return [Hit(str(p.id), p.score, p.payload or {}) for p in found]
 
     # -- maintenance -------------------------------------------------------------------------
 
@@ -283,11 +288,15 @@ class EdgeStore:
     @contextmanager
     def _using(self, kind: Kind, version: str | None) -> Iterator[tuple[qe.EdgeShard, int]]:
         with self._gate.read():
-            self._check_open()
-            chosen = self.resolve(version)
-            spec = self._state.versions[chosen]
-            dim = spec.image_dim if kind is Kind.IMAGES else spec.caption_dim
-            yield self._shard(self._name(chosen, kind)), dim
+            yield self._target(kind, version)
+
+    def _target(self, kind: Kind, version: str | None) -> tuple[qe.EdgeShard, int]:
+        """Shard and vector size of a collection; call with the gate held for reading."""
+        self._check_open()
+        chosen = self.resolve(version)
+        spec = self._state.versions[chosen]
+        dim = spec.image_dim if kind is Kind.IMAGES else spec.caption_dim
+        return self._shard(self._name(chosen, kind)), dim
 
     def _request(
         self, vector: list[float], flt: qe.Filter | None, params: QueryParams
@@ -369,7 +378,13 @@ class EdgeStore:
             raise StoreError("the vector store is closed")
 
     def _name(self, version: str, kind: Kind) -> str:
-        return collection_name(self._settings.collection_prefix, version, kind)
+        key = (version, kind)
+        name = self._names.get(key)
+        if name is None:
+            name = self._names[key] = collection_name(
+                self._settings.collection_prefix, version, kind
+            )
+        return name
 
     def _shard_path(self, name: str) -> Path:
         return self._root / "collections" / name

@@ -16,20 +16,28 @@ class RWLock:
         self._writer = False
         self._waiting_writers = 0
 
-    @contextmanager
-    def read(self) -> Iterator[None]:
-        """Hold the lock shared for the duration of the block."""
+    def acquire_read(self) -> None:
+        """Take the lock shared (pair with :meth:`release_read`); the hot-path form of read()."""
         with self._cond:
             while self._writer or self._waiting_writers:
                 self._cond.wait()
             self._readers += 1
+
+    def release_read(self) -> None:
+        """Give back a shared hold."""
+        with self._cond:
+            self._readers -= 1
+            if not self._readers:
+                self._cond.notify_all()
+
+    @contextmanager
+    def read(self) -> Iterator[None]:
+        """Hold the lock shared for the duration of the block."""
+        self.acquire_read()
         try:
             yield
         finally:
-            with self._cond:
-                self._readers -= 1
-                if not self._readers:
-                    self._cond.notify_all()
+            self.release_read()
 
     @contextmanager
     def write(self) -> Iterator[None]:

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, NamedTuple, Protocol
 
 import numpy as np
 
@@ -45,9 +45,9 @@ class PointIn:
     payload: Payload
 
 
-@dataclass(frozen=True)
-class Hit:
-    """A query result: point id, cosine similarity and the stored payload."""
+class Hit(NamedTuple):
+    """A query result: point id, cosine similarity and the stored payload (a NamedTuple: built
+    once per hit on the query path, where a frozen dataclass costs twice as much)."""
 
     id: str
     score: float
