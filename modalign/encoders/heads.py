@@ -15,6 +15,8 @@ import torch
 from torch import nn
 from torch.nn import functional
 
+from modalign.errors import ConfigError
+
 INIT_LOGIT_SCALE = math.log(1 / 0.07)
 MAX_LOGIT_SCALE = 100.0
 
@@ -29,6 +31,8 @@ class HeadSpec:
     kind: Literal["linear", "mlp"] = "mlp"
     hidden_dim: int = 1024
     dropout: float = 0.1
+    input_dropout: float = 0.0
+    text_kind: Literal["linear", "mlp", "identity"] | None = None  # None: same as ``kind``
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -41,16 +45,19 @@ class HeadSpec:
 class MlpHead(nn.Module):
     """LayerNorm -> Linear -> GELU -> Dropout -> Linear, plus a linear skip from the input."""
 
-    def __init__(self, in_dim: int, out_dim: int, hidden_dim: int, dropout: float) -> None:
+    def __init__(
+        self, in_dim: int, out_dim: int, hidden_dim: int, dropout: float, input_dropout: float
+    ) -> None:
         super().__init__()
         self.norm = nn.LayerNorm(in_dim)
+        self.input_dropout = nn.Dropout(input_dropout)
         self.hidden = nn.Linear(in_dim, hidden_dim)
         self.dropout = nn.Dropout(dropout)
         self.out = nn.Linear(hidden_dim, out_dim)
         self.skip = nn.Linear(in_dim, out_dim, bias=False)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        x = self.norm(features)
+        x = self.input_dropout(self.norm(features))
         out: torch.Tensor = self.out(self.dropout(functional.gelu(self.hidden(x))))
         skip: torch.Tensor = self.skip(x)
         return out + skip
@@ -59,20 +66,29 @@ class MlpHead(nn.Module):
 class LinearHead(nn.Module):
     """LayerNorm -> Linear."""
 
-    def __init__(self, in_dim: int, out_dim: int) -> None:
+    def __init__(self, in_dim: int, out_dim: int, input_dropout: float = 0.0) -> None:
         super().__init__()
         self.norm = nn.LayerNorm(in_dim)
+        self.input_dropout = nn.Dropout(input_dropout)
         self.proj = nn.Linear(in_dim, out_dim)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        return self.proj(self.norm(features))  # type: ignore[no-any-return]
+        return self.proj(self.input_dropout(self.norm(features)))  # type: ignore[no-any-return]
 
 
-def build_head(in_dim: int, spec: HeadSpec) -> nn.Module:
-    """One projection head of kind ``spec.kind`` from ``in_dim`` to ``spec.embed_dim``."""
-    if spec.kind == "linear":
-        return LinearHead(in_dim, spec.embed_dim)
-    return MlpHead(in_dim, spec.embed_dim, spec.hidden_dim, spec.dropout)
+def build_head(in_dim: int, spec: HeadSpec, kind: str) -> nn.Module:
+    """One projection head (``linear``, ``mlp`` or ``identity``) from ``in_dim`` to embed_dim.
+
+    ``identity`` keeps the tower's own space (locked-tower training, as in LiT): it needs
+    ``embed_dim == in_dim``.
+    """
+    if kind == "identity":
+        if in_dim != spec.embed_dim:
+            raise ConfigError(f"an identity head needs embed_dim == {in_dim}")
+        return nn.Identity()
+    if kind == "linear":
+        return LinearHead(in_dim, spec.embed_dim, spec.input_dropout)
+    return MlpHead(in_dim, spec.embed_dim, spec.hidden_dim, spec.dropout, spec.input_dropout)
 
 
 class AlignmentHeads(nn.Module):
@@ -81,8 +97,8 @@ class AlignmentHeads(nn.Module):
     def __init__(self, spec: HeadSpec) -> None:
         super().__init__()
         self.spec = spec
-        self.image_head = build_head(spec.image_dim, spec)
-        self.text_head = build_head(spec.text_dim, spec)
+        self.image_head = build_head(spec.image_dim, spec, spec.kind)
+        self.text_head = build_head(spec.text_dim, spec, spec.text_kind or spec.kind)
         self.logit_scale = nn.Parameter(torch.tensor(INIT_LOGIT_SCALE))
 
     def embed_images(self, features: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,81 @@
+"""`modalign train`, `evaluate --json`, `models list/activate` end to end on the emoji manifest."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from modalign.cli import app
+from modalign.config import Settings
+from modalign.encoders.load import load_dual_encoder
+
+
+@pytest.fixture
+def data_dir(settings: Settings) -> Path:
+    return settings.paths.data_dir
+
+
+def run(data_dir: Path, *args: str) -> str:
+    result = CliRunner().invoke(app, ["--data-dir", str(data_dir), *args])
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def test_train_evaluate_and_switch_versions(
+    data_dir: Path, emoji_dir: Path, settings: Settings
+) -> None:
+    manifest = str(emoji_dir / "manifest.jsonl")
+    run(data_dir, "train", "--manifest", manifest, "--epochs", "3")
+    card = json.loads((data_dir / "models" / "v1" / "card.json").read_text())
+    assert card["name"] == "v1" and card["dims"]["embed"] == 256
+    assert set(card["metrics"]) == {"val", "test"} and len(card["data_hash"]) == 64
+    assert (data_dir / "models" / "v1" / "training.png").stat().st_size > 0
+
+    out = json.loads(run(data_dir, "evaluate", "--manifest", manifest, "--split", "test", "--json"))
+    assert out["model"] == "v1" and out["split"] == "test"
+    assert out["text_to_image"]["queries"] == 4 and out["text_to_image"]["gallery"] == 4
+    assert out["image_to_text"]["queries"] == 4 and out["image_to_text"]["gallery"] == 8
+    assert out["text_to_image"] == card["metrics"]["test"]["text_to_image"]
+    assert (data_dir / "reports" / "eval-v1-test.md").exists()
+    assert (data_dir / "reports" / "eval-v1-test-recall.png").exists()
+
+    run(data_dir, "train", "--manifest", manifest, "--epochs", "2", "--head", "linear")
+    listed = json.loads(run(data_dir, "models", "list", "--json"))
+    assert [(v["name"], v["active"]) for v in listed] == [("v1", True), ("v2", False)]
+    run(data_dir, "models", "activate", "v2")
+    assert load_dual_encoder(settings).version == "v2"
+    assert load_dual_encoder(settings, "v1").version == "v1"
+
+
+def test_loaded_encoder_embeds_like_the_trained_heads(
+    data_dir: Path, emoji_dir: Path, settings: Settings, emoji_images: list[object]
+) -> None:
+    run(data_dir, "train", "--manifest", str(emoji_dir / "manifest.jsonl"), "--epochs", "1")
+    encoder = load_dual_encoder(settings)
+    images = encoder.encode_images(emoji_images[:3])  # type: ignore[arg-type]
+    again = load_dual_encoder(settings, "v1").encode_images(emoji_images[:3])  # type: ignore[arg-type]
+    assert images.shape == (3, 256) and np.array_equal(images, again)
+
+
+def test_baseline_trains_and_appears_in_the_report(data_dir: Path, emoji_dir: Path) -> None:
+    manifest = str(emoji_dir / "manifest.jsonl")
+    run(data_dir, "train", "--manifest", manifest, "--baseline", "--seconds", "2")
+    summary = json.loads((data_dir / "models" / "baseline-toy" / "summary.json").read_text())
+    assert summary["epochs"] >= 1 and "test" in summary["metrics"]
+    run(data_dir, "train", "--manifest", manifest, "--epochs", "1")
+    run(data_dir, "evaluate", "--manifest", manifest)
+    report = (data_dir / "reports" / "eval-v1-test.md").read_text()
+    assert "| v1 |" in report and "| baseline-toy |" in report
+
+
+def test_evaluate_without_a_model_fails_cleanly(data_dir: Path, emoji_dir: Path) -> None:
+    result = CliRunner().invoke(
+        app, ["--data-dir", str(data_dir), "evaluate", "--manifest",
+              str(emoji_dir / "manifest.jsonl")],
+    )
+    assert result.exit_code == 1
+    assert "error:" in result.output
