@@ -144,11 +144,7 @@ class FailureView(BaseModel):
 class JobView(BaseModel):
     """A job's state and progress counters."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [JOB_EXAMPLE]
-        }
-    )
+    model_config = ConfigDict(json_schema_extra={"examples": [JOB_EXAMPLE]})
 
     id: int
     kind: str
@@ -190,11 +186,7 @@ class JobList(BaseModel):
 class ModelView(BaseModel):
     """A registered model version."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [MODEL_EXAMPLE]
-        }
-    )
+    model_config = ConfigDict(json_schema_extra={"examples": [MODEL_EXAMPLE]})
 
     id: int
     name: str

@@ -8,6 +8,7 @@ the engine query run in the threadpool, never on the event loop.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from fastapi import APIRouter, Request
@@ -128,7 +129,7 @@ def _json_body(raw: bytes) -> QueryBody:
         raise RequestValidationError(_located(exc, "body")) from exc
 
 
-def _form_knobs(fields: dict[str, str] | Any) -> QueryKnobs:
+def _form_knobs(fields: Mapping[str, str]) -> QueryKnobs:
     data: dict[str, Any] = {k: v for k, v in fields.items() if k != "filter"}
     raw_filter = fields.get("filter")
     if raw_filter:
