@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from modalign.catalog.db import make_engine, make_session_factory
 from modalign.config import Settings
 from modalign.search.store import VectorStore
+from modalign.service.batching import TextBatcher
 from modalign.service.broker import BrokerProbe
 from modalign.service.queries import QueryEncoder
 from modalign.service.runner import JobRunner, make_dispatcher
@@ -34,11 +35,14 @@ class ServiceState:
     queries: QueryEncoder
     broker: BrokerProbe | None
     jobs: JobRunner | None = None
+    texts: TextBatcher | None = None
 
     def close(self) -> None:
         """Stop the job thread between batches, then close the broker probe, store, engine."""
         if self.jobs is not None:
             self.jobs.close()
+        if self.texts is not None:
+            self.texts.close()
         if self.broker is not None:
             self.broker.close()
         self.store.close()
@@ -60,6 +64,7 @@ def open_state(settings: Settings) -> ServiceState:
     )
     try:
         queries.load()
+        state.texts = TextBatcher(lambda: queries.current)
         dispatcher = make_dispatcher(settings, state.sessions, store, lambda: queries.current)
         state.jobs = JobRunner(settings, state.sessions, dispatcher)
     except BaseException:

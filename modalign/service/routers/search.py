@@ -94,10 +94,28 @@ async def _search(request: Request, state: ServiceState, target: Target) -> list
         query = {"text": body.text} if body.text is not None else {"vector": body.vector}
     else:
         raise ProblemError(415, "send application/json (text or vector) or multipart/form-data")
+    if "text" in query:
+        return await _search_text(state, target, query["text"], knobs)
     client = client_for(state, needs_encoder="vector" not in query)
     method = client.search_images if target == "images" else client.search_captions
     hits: list[ImageHit] | list[CaptionHit] = await run_in_threadpool(
         lambda: method(**query, **knobs)
+    )
+    return list(hits)
+
+
+async def _search_text(
+    state: ServiceState, target: Target, text: str, knobs: dict[str, Any]
+) -> list[Any]:
+    """Text queries go through the batcher (encoded together with concurrent ones), then the
+    vector is searched in the model version it was encoded with."""
+    if state.texts is None or state.queries.current is None:
+        raise ProblemError(503, "no model version is loaded: text and image queries are off")
+    vector, version = await run_in_threadpool(state.texts.encode, text)
+    client = SearchClient(state.store, assets=CatalogLookup(state.readers), version=version)
+    method = client.search_images if target == "images" else client.search_captions
+    hits: list[ImageHit] | list[CaptionHit] = await run_in_threadpool(
+        lambda: method(vector=vector, **knobs)
     )
     return list(hits)
 
