@@ -100,6 +100,13 @@ def test_progress_advances_without_a_reload_and_search_shows_thumbnails(
     assert "images in" in page.inner_text("#search-status")
     page.screenshot(path=str(ARTIFACTS / "dashboard-search.png"), full_page=True)
 
+    page.set_input_files("#search-image", str(folder / "img1005.png"))
+    assert page.input_value("#search-text") == ""
+    page.click("#search-button")
+    page.wait_for_function(
+        "document.querySelector('#results img').alt.includes('number 1005')", timeout=30_000
+    )
+
 
 def test_the_page_is_useful_without_scripts(live: LiveServer, browser: Browser) -> None:
     context = browser.new_context(java_script_enabled=False)
