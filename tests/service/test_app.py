@@ -172,3 +172,31 @@ def test_live_metrics_count_items_and_points(live: LiveServer) -> None:
     points = re.search(r'^modalign_collection_points\{collection="[^"]*__images"\} (\d+)', text,
                        re.M)
     assert points and int(points.group(1)) >= 24
+
+
+def test_dashboard_figures_on_both_catalogs(
+    tmp_path: Path, tower_cache: Path, catalog_url: str
+) -> None:
+    """SQLite and PostgreSQL (the throughput and totals queries are portable SQL)."""
+    from modalign.catalog import repo
+    from modalign.catalog.db import make_engine, make_session_factory, session_scope
+    from modalign.catalog.models import ItemStatus, JobKind
+
+    settings = make_settings(tmp_path / "data", tower_cache, database={"url": catalog_url})
+    engine = make_engine(catalog_url)
+    with session_scope(make_session_factory(engine)) as session:
+        job = repo.create_job(session=session, kind=JobKind.INGEST, source_spec={}, dataset="pg")
+        repo.add_job_items(session=session, job_id=job.id,
+                           items=[repo.NewJobItem(f"i{n}") for n in range(5)])
+        items = repo.pending_items(session=session, job_id=job.id, limit=3)
+        updates = [repo.ItemUpdate(item.id, ItemStatus.DONE) for item in items]
+        changed = repo.mark_items(session=session, updates=updates)
+        repo.increment_job_counters(session=session, job_id=job.id, done=changed[ItemStatus.DONE])
+    engine.dispose()
+    with TestClient(create_app(settings)) as client:
+        dialect = client.get("/readyz").json()["checks"]["database"]["detail"]
+        assert dialect == ("postgresql" if catalog_url.startswith("postgresql") else "sqlite")
+        board = client.get("/v1/dashboard").json()
+    assert sum(point["items"] for point in board["throughput"]) == 3
+    assert board["item_totals"] == {"pending": 2, "done": 3, "failed": 0, "skipped": 0}
+    assert board["jobs"][0]["progress"] == 0.6
