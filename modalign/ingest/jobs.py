@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from modalign.catalog import repo
 from modalign.catalog.db import session_scope
+from modalign.catalog.models import JobStatus
 from modalign.config import Settings
 from modalign.ingest.dispatch import CeleryDispatcher, Dispatcher
 from modalign.ingest.plan import create_ingest_job, plan_job
@@ -41,15 +42,28 @@ def submit(
 def resume(
     settings: Settings, sessions: sessionmaker[Session], dispatcher: Dispatcher, job_id: int
 ) -> list[int]:
-    """Finish planning if it was cut short, then dispatch every batch with pending items."""
+    """Finish planning if it was cut short, then dispatch every batch with pending items.
+
+    A job marked failed as a whole (e.g. its dispatcher crashed) that still has pending items
+    is reopened first, so its batches run.
+    """
     plan_job(settings, sessions, job_id)
     batches = unfinished_batches(sessions, job_id)
     if batches:
+        _reopen_if_failed(sessions, job_id)
         dispatcher.dispatch(job_id, batches)
     else:
         with session_scope(sessions) as session:
             repo.finish_job_if_complete(session=session, job_id=job_id)
     return batches
+
+
+def _reopen_if_failed(sessions: sessionmaker[Session], job_id: int) -> None:
+    with session_scope(sessions) as session:
+        job = repo.get_job(session=session, job_id=job_id)
+        if job.status == JobStatus.FAILED.value:
+            log.info("job %d: reopening a failed job that has pending items", job_id)
+            job.status, job.finished_at = JobStatus.RUNNING.value, None
 
 
 def wait_with_redelivery(

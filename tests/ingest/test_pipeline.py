@@ -10,6 +10,7 @@ from pathlib import Path
 from PIL import Image
 from sqlalchemy import func, select
 
+from modalign.catalog import repo
 from modalign.catalog.db import session_scope
 from modalign.catalog.models import Asset, Caption, ItemStatus, Job, JobItem, JobStatus
 from modalign.config import Settings
@@ -162,3 +163,17 @@ def test_transient_store_errors_are_retried(resources: IngestResources, tmp_path
     assert flaky.failures == 0
     assert (progress.status, progress.done, progress.new_points) == ("completed", 12, 12)
     assert store_counts(resources, TINY_MODEL) == (12, 0)
+
+
+def test_resume_reopens_a_job_failed_with_pending_items(
+    resources: IngestResources, tmp_path: Path
+) -> None:
+    for i in range(5):
+        _picture(tmp_path / f"src/{i}.png", (i * 40, 0, 90))
+    job_id = create_ingest_job(resources.sessions, SourceSpec(tmp_path / "src", "folder"))
+    plan_job(resources.settings, resources.sessions, job_id)
+    with session_scope(resources.sessions) as session:  # e.g. the API's job thread crashed
+        repo.set_job_status(session=session, job_id=job_id, status=JobStatus.FAILED, error="x")
+    resume(resources.settings, resources.sessions, InProcessDispatcher(resources), job_id)
+    progress = job_progress(resources.sessions, job_id)
+    assert (progress.status, progress.done) == ("completed", 5)
