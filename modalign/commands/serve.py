@@ -14,13 +14,20 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Bind address (default from settings).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default from settings).")] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+    migrate: Annotated[
+        bool, typer.Option(help="Bring the catalog schema up to date before serving.")
+    ] = True,
 ) -> None:
     """Serve the HTTP API and the ops dashboard (one process: it owns the embedded store)."""
     import uvicorn
 
+    from modalign.catalog.migrate import upgrade
     from modalign.service.app import create_app
 
     settings = settings_of(ctx)
+    if migrate:
+        settings.paths.data_dir.mkdir(parents=True, exist_ok=True)
+        upgrade(settings.database_url)
     app = create_app(settings)
     uvicorn.run(
         app,
