@@ -47,6 +47,8 @@ def celery_config(settings: Settings, *, visibility_timeout: int) -> dict[str, A
             "visibility_timeout": visibility_timeout,
             "unacked_restore_interval": restore_interval,
             "unacked_restore_throttle": 1,
+            # a worker killed while holding the restore mutex must not block restores for long
+            "unacked_mutex_expire": min(300, max(10, visibility_timeout // 2)),
         },
         "result_backend_transport_options": {"retry_policy": {"timeout": 5.0}},
         "worker_hijack_root_logger": False,
