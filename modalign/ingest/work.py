@@ -30,6 +30,7 @@ class AssetWork:
     captions: list[str]
     embed_image: bool
     embed_captions: list[str]
+    asset_id: int | None = None  # known when the catalog already has the asset
     error: str | None = None
     image_vector: np.ndarray | None = None
     caption_vectors: list[np.ndarray] = field(default_factory=list)
@@ -57,14 +58,19 @@ def plan_work(
             session=session, model_version_id=version_id, hashes=list(groups)
         )
         known = _known_captions(session, list(groups))
-    return [
-        _asset_work(digest, items, digest in embedded, known.get(digest, {}))
-        for digest, items in groups.items()
-    ]
+    works = []
+    for digest, items in groups.items():
+        asset_id, captions = known.get(digest, (None, {}))
+        work = _asset_work(digest, items, digest in embedded, captions)
+        work.asset_id = asset_id
+        works.append(work)
+    return works
 
 
-def _known_captions(session: Session, hashes: Sequence[str]) -> dict[str, dict[str, str]]:
-    """content hash -> {caption hash: text} for the hashes the catalog already has."""
+def _known_captions(
+    session: Session, hashes: Sequence[str]
+) -> dict[str, tuple[int, dict[str, str]]]:
+    """content hash -> (asset id, {caption hash: text}) for the hashes the catalog has."""
     ids = {
         asset_id: digest
         for asset_id, digest in session.execute(
@@ -73,7 +79,7 @@ def _known_captions(session: Session, hashes: Sequence[str]) -> dict[str, dict[s
     }
     assets = repo.get_assets(session=session, ids=list(ids))
     return {
-        ids[asset_id]: {c.text_hash: c.text for c in asset.captions}
+        ids[asset_id]: (asset_id, {c.text_hash: c.text for c in asset.captions})
         for asset_id, asset in assets.items()
     }
 

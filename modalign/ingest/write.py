@@ -128,6 +128,9 @@ def _record_assets(
     captions: list[PointIn] = []
     assets: dict[str, int] = {}
     for work in works:
+        if not work.writes_points and work.asset_id is not None:
+            assets[work.content_hash] = work.asset_id  # nothing new: no catalog write either
+            continue
         asset = _upsert_asset(session, target, work)
         assets[work.content_hash] = asset.id
         rows = repo.add_captions(session=session, asset_id=asset.id, texts=work.captions)
