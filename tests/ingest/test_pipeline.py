@@ -17,6 +17,7 @@ from modalign.config import Settings
 from modalign.errors import TransientError
 from modalign.ingest.dispatch import InProcessDispatcher
 from modalign.ingest.jobs import resume, submit
+from modalign.ingest.pipeline import map_stage, read_stage, run_batch, write_stage
 from modalign.ingest.plan import create_ingest_job, plan_job
 from modalign.ingest.progress import job_progress, unfinished_batches
 from modalign.ingest.resources import IngestResources, StoreAccess
@@ -177,3 +178,22 @@ def test_resume_reopens_a_job_failed_with_pending_items(
     resume(resources.settings, resources.sessions, InProcessDispatcher(resources), job_id)
     progress = job_progress(resources.sessions, job_id)
     assert (progress.status, progress.done) == ("completed", 5)
+
+
+def test_a_batch_delivered_twice_is_counted_once(
+    resources: IngestResources, tmp_path: Path
+) -> None:
+    for i in range(6):
+        _picture(tmp_path / f"src/{i}.png", (i * 40, 90, 0))
+    job_id = create_ingest_job(resources.sessions, SourceSpec(tmp_path / "src", "folder"))
+    plan_job(resources.settings, resources.sessions, job_id)
+    first_read = read_stage(resources, job_id, 0)
+    second_read = read_stage(resources, job_id, 0)  # the broker re-delivered it meanwhile
+    first = write_stage(resources, map_stage(resources, first_read))
+    second = write_stage(resources, map_stage(resources, second_read))
+    assert (first.done, first.new_points, first.finished_job) == (6, 6, True)
+    assert (second.done, second.skipped, second.new_points) == (0, 0, 0)
+    assert run_batch(resources, job_id, 0).items == 0  # a third delivery finds nothing pending
+    progress = job_progress(resources.sessions, job_id)
+    assert (progress.done, progress.new_points) == (6, 6)
+    assert store_counts(resources, TINY_MODEL) == (6, 0)
