@@ -137,9 +137,12 @@ def encoding_only(settings: Settings, manifest: Path, batch_size: int) -> dict[s
 def job_seconds(settings: Settings, job_id: int) -> tuple[float, dict[str, Any]]:
     from modalign.ingest.runner import JobRunner
 
-    progress = JobRunner(settings).progress(job_id)
+    runner = JobRunner(settings)
+    progress = runner.progress(job_id)
     assert progress.finished_at is not None, progress
     seconds = (progress.finished_at - progress.created_at).total_seconds()
+    for uri, reason in runner.failures(job_id, 3):
+        print(f"failed item {uri}: {reason}", file=sys.stderr)
     return seconds, {
         "status": progress.status,
         "done": progress.done,

@@ -1,7 +1,10 @@
 """The mapper stage: embed the images and captions a batch's work asks for, in two calls.
 
-If a whole-batch call fails with a non-transient error, each input is encoded on its own so only
-the culprit's asset fails; a :class:`~modalign.errors.TransientError` propagates (retry).
+If a whole-batch call fails, a known-good canary input is encoded first: if the canary fails too,
+the encoder itself is broken (a tower that cannot load, say) and :class:`EncoderError` stops the
+batch, leaving its items pending for a retry or ``resume`` instead of failing every one of them.
+Otherwise each input is encoded on its own, so only the culprit's asset fails. A
+:class:`~modalign.errors.TransientError` always propagates (retry).
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
+from PIL import Image
 
 from modalign.errors import EncoderError, TransientError
 from modalign.ingest.work import AssetWork
@@ -21,15 +25,21 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+CANARY_TEXT = "a photo"
+
+
+def _canary_image() -> Image.Image:
+    return Image.new("RGB", (64, 64), (200, 120, 40))
+
+
 Row = np.ndarray | str  # a vector, or why the input could not be encoded
 
 
 def encode_work(encoder: DualEncoder, works: Sequence[AssetWork]) -> None:
     """Fill each work's vectors, or set its error."""
     image_works = [w for w in works if w.embed_image]
-    image_rows = _encode_robust(
-        encoder.encode_images, [w.first.image.image for w in image_works], encoder.dim
-    )
+    images = [w.first.image.image for w in image_works]
+    image_rows = _encode_robust(encoder.encode_images, images, encoder.dim, _canary_image)
     for work, row in zip(image_works, image_rows, strict=True):
         if isinstance(row, str):
             work.error = f"image encoder failed: {row}"
@@ -37,7 +47,7 @@ def encode_work(encoder: DualEncoder, works: Sequence[AssetWork]) -> None:
             work.image_vector = row
     text_works = [w for w in works if w.error is None and w.embed_captions]
     texts = [text for w in text_works for text in w.embed_captions]
-    text_rows = iter(_encode_robust(encoder.encode_texts, texts, encoder.dim))
+    text_rows = iter(_encode_robust(encoder.encode_texts, texts, encoder.dim, lambda: CANARY_TEXT))
     for work in text_works:
         rows = [next(text_rows) for _ in work.embed_captions]
         failed = [row for row in rows if isinstance(row, str)]
@@ -48,9 +58,12 @@ def encode_work(encoder: DualEncoder, works: Sequence[AssetWork]) -> None:
 
 
 def _encode_robust(
-    encode: Callable[[Sequence[T]], np.ndarray], inputs: Sequence[T], dim: int
+    encode: Callable[[Sequence[T]], np.ndarray],
+    inputs: Sequence[T],
+    dim: int,
+    canary: Callable[[], T],
 ) -> list[Row]:
-    """One row (or an error message) per input."""
+    """One row (or an error message) per input; EncoderError if the encoder itself is broken."""
     if not inputs:
         return []
     try:
@@ -58,7 +71,10 @@ def _encode_robust(
     except TransientError:
         raise
     except Exception as exc:
-        log.warning("batch encoding failed (%s); encoding %d inputs one by one", exc, len(inputs))
+        log.warning("batch encoding failed (%s); checking the encoder with a canary", exc)
+        batch_error = exc
+    if isinstance(_encode_one(encode, canary(), dim), str):
+        raise EncoderError(f"the encoder fails on a known-good input: {batch_error}")
     return [_encode_one(encode, item, dim) for item in inputs]
 
 

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
 from PIL import Image
 from sqlalchemy import func, select
 
@@ -14,7 +15,9 @@ from modalign.catalog import repo
 from modalign.catalog.db import session_scope
 from modalign.catalog.models import Asset, Caption, ItemStatus, Job, JobItem, JobStatus
 from modalign.config import Settings
-from modalign.errors import TransientError
+from modalign.encoders.dual import DualEncoder
+from modalign.encoders.towers import ImageTower
+from modalign.errors import EncoderError, TransientError
 from modalign.ingest.dispatch import InProcessDispatcher
 from modalign.ingest.jobs import resume, submit
 from modalign.ingest.pipeline import map_stage, read_stage, run_batch, write_stage
@@ -197,3 +200,23 @@ def test_a_batch_delivered_twice_is_counted_once(
     progress = job_progress(resources.sessions, job_id)
     assert (progress.done, progress.new_points) == (6, 6)
     assert store_counts(resources, TINY_MODEL) == (6, 0)
+
+
+def test_a_broken_encoder_leaves_items_pending(resources: IngestResources, tmp_path: Path) -> None:
+    for i in range(4):
+        _picture(tmp_path / f"src/{i}.png", (i * 60, 10, 10))
+    real = resources.encoder(TINY_MODEL)
+
+    def no_tower() -> ImageTower:
+        raise EncoderError("cannot load the ONNX image tower (injected)")
+
+    broken = DualEncoder(real.heads, TINY_MODEL, no_tower, real._text_tower)
+    resources.encoder_loader = lambda version: broken
+    resources._encoders.clear()
+    job_id = create_ingest_job(resources.sessions, SourceSpec(tmp_path / "src", "folder"))
+    plan_job(resources.settings, resources.sessions, job_id)
+    with pytest.raises(EncoderError, match="known-good input"):
+        run_batch(resources, job_id, 0)
+    progress = job_progress(resources.sessions, job_id)
+    assert (progress.done, progress.failed, progress.finished) == (0, 0, False)
+    assert unfinished_batches(resources.sessions, job_id) == [0]
