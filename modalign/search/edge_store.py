@@ -345,6 +345,7 @@ class EdgeStore:
             vectors=qe.EdgeVectorParams(size=dim, distance=qe.Distance.Cosine),
             hnsw_config=hnsw,
             optimizers=qe.EdgeOptimizersConfig(indexing_threshold=self._indexing_threshold_kb),
+            payload_memory=qe.Memory.Cached,  # every hit returns its payload: keep it in RAM
         )
 
     def _close_shard(self, name: str) -> None:
