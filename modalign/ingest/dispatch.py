@@ -10,29 +10,18 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from itertools import islice
 from typing import Protocol
 
 from modalign.config import Settings
 from modalign.errors import TransientError
 from modalign.ingest.celery_app import BATCH_TASK, make_celery
-from modalign.ingest.pipeline import (
-    BatchResult,
-    StagedBatch,
-    map_stage,
-    read_stage,
-    run_batch,
-    write_stage,
-)
+from modalign.ingest.pipeline import BatchResult, run_batch
 from modalign.ingest.resources import IngestResources
 
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF_SECONDS = 30.0
-READ_AHEAD = 2  # batches decoded ahead of the encoder
 
 
 class Dispatcher(Protocol):
@@ -42,12 +31,12 @@ class Dispatcher(Protocol):
 
 
 class InProcessDispatcher:
-    """Runs batches in this process as a three-stage pipeline.
+    """Runs batches in this process, one after another, retrying transient errors with backoff.
 
-    The reader thread decodes up to :data:`READ_AHEAD` batches ahead, this thread encodes, and the
-    writer thread commits the previous batch meanwhile (one write in flight, so batches commit in
-    order). A stage failing with a transient error makes that batch run again on its own, with
-    backoff; any other error stops the job (its items stay pending for ``resume``).
+    Stages run in sequence within a batch: measured here, reading ahead and writing behind in
+    threads gained nothing, because the store's flush and the catalog writes hold the GIL that
+    the encoders' Python code needs (see ``bench/ingest.py``). Any non-transient error stops the
+    job; its items stay pending for ``resume``.
     """
 
     def __init__(
@@ -60,48 +49,11 @@ class InProcessDispatcher:
         self.results: list[BatchResult] = []
 
     def dispatch(self, job_id: int, batches: Sequence[int]) -> None:
-        res = self.resources
-        todo = iter(batches)
-        with (
-            ThreadPoolExecutor(1, thread_name_prefix="ingest-read") as reader,
-            ThreadPoolExecutor(1, thread_name_prefix="ingest-write") as writer,
-        ):
-            reads = deque(
-                (b, reader.submit(read_stage, res, job_id, b)) for b in islice(todo, READ_AHEAD)
-            )
-            writing: tuple[int, Future[BatchResult] | None] | None = None
-            while reads:
-                batch_no, read = reads.popleft()
-                if (following := next(todo, None)) is not None:
-                    reads.append((following, reader.submit(read_stage, res, job_id, following)))
-                mapped = self._map(read)
-                if writing is not None:
-                    self._finish(job_id, *writing)
-                future = writer.submit(write_stage, res, mapped) if mapped else None
-                writing = (batch_no, future)
-            if writing is not None:
-                self._finish(job_id, *writing)
-
-    def _map(self, read: Future[StagedBatch]) -> StagedBatch | None:
-        """The mapped batch, or None when a stage hit a transient error (it runs again later)."""
-        try:
-            return map_stage(self.resources, read.result())
-        except TransientError as exc:
-            log.warning("transient error before writing a batch: %s", exc)
-            return None
-
-    def _finish(self, job_id: int, batch_no: int, write: Future[BatchResult] | None) -> None:
-        result: BatchResult | None = None
-        if write is not None:
-            try:
-                result = write.result()
-            except TransientError as exc:
-                log.warning("transient error writing batch %d: %s", batch_no, exc)
-        if result is None:
+        for batch_no in batches:
             result = self._run_with_retries(job_id, batch_no)
-        self.results.append(result)
-        if self.on_batch is not None:
-            self.on_batch(result)
+            self.results.append(result)
+            if self.on_batch is not None:
+                self.on_batch(result)
 
     def _run_with_retries(self, job_id: int, batch_no: int) -> BatchResult:
         retries = self.resources.settings.broker.max_retries
