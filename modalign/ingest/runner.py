@@ -33,6 +33,8 @@ class JobRunner:
         self.settings = settings
         self.engine: Engine = make_engine(settings.database_url, echo=settings.database.echo)
         self.sessions: sessionmaker[Session] = make_session_factory(self.engine)
+        # progress polls never queue behind workers' writes (plain BEGIN on SQLite)
+        self.readers: sessionmaker[Session] = make_session_factory(self.engine, read_only=True)
         self._celery: CeleryDispatcher | None = None
 
     @property
@@ -82,17 +84,17 @@ class JobRunner:
     ) -> JobProgress:
         """Wait for a Celery job, re-sending its batches if the broker restarts meanwhile."""
         return wait_with_redelivery(
-            self.settings, self.sessions, self.celery, job_id, on_progress=on_progress
+            self.settings, self.readers, self.celery, job_id, on_progress=on_progress
         )
 
     def progress(self, job_id: int) -> JobProgress:
-        return job_state.job_progress(self.sessions, job_id)
+        return job_state.job_progress(self.readers, job_id)
 
     def jobs(self, limit: int = 20) -> list[JobProgress]:
-        return job_state.list_progress(self.sessions, limit)
+        return job_state.list_progress(self.readers, limit)
 
     def failures(self, job_id: int, limit: int = 20) -> list[tuple[str, str]]:
-        return job_state.job_failures(self.sessions, job_id, limit)
+        return job_state.job_failures(self.readers, job_id, limit)
 
     def close(self) -> None:
         self.engine.dispose()
