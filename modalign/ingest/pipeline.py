@@ -4,8 +4,9 @@ reader (pending items of the batch from the catalog, images decoded and validate
 the catalog already holds for the job's model version) -> mapper (encode images and captions) ->
 writer (assets and captions, then both collections upserted durably, then embedded marks, item
 outcomes and job counters in one transaction; see :mod:`modalign.ingest.write`). A bad item is
-marked failed with its reason and the batch goes on;
-a batch delivered twice finds no pending items the second time, or re-writes the same points.
+marked failed with its reason and the batch goes on; a batch delivered twice finds no pending
+items the second time, or re-writes the same points and counts nothing. Each stage's wall time is
+logged per batch and returned in :attr:`BatchResult.seconds`.
 """
 
 from __future__ import annotations
