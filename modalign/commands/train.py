@@ -136,7 +136,7 @@ def train(
     version: Annotated[
         str | None, typer.Option(help="Model version name (default: resume or next v<N>).")
     ] = None,
-    epochs: Annotated[int, typer.Option(min=1, help="Maximum epochs (early stop on val).")] = 40,
+    epochs: Annotated[int, typer.Option(min=1, help="Maximum epochs (early stop on val).")] = 30,
     head: Annotated[
         str | None, typer.Option(help="Head kind: linear or mlp (default from settings).")
     ] = None,

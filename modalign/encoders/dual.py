@@ -37,7 +37,7 @@ class DualEncoder:
         self._text_tower = text_tower
 
     def encode_image_features(self, features: np.ndarray) -> np.ndarray:
-        """Embeddings of image tower features (n, 1280)."""
+        """Embeddings of image tower features (n, 3328)."""
         with torch.inference_mode():
             out = self.heads.embed_images(torch.as_tensor(np.asarray(features, np.float32)))
         return np.ascontiguousarray(out.numpy(), dtype=np.float32)

@@ -25,7 +25,7 @@ MAX_LOGIT_SCALE = 100.0
 class HeadSpec:
     """Shape of both projection heads."""
 
-    image_dim: int = 1280
+    image_dim: int = 3328
     text_dim: int = 384
     embed_dim: int = 256
     kind: Literal["linear", "mlp"] = "mlp"

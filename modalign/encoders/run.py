@@ -117,6 +117,9 @@ def train_model(
         for name in SPLITS if samples[name]
     }
     extracted = time.perf_counter()
+    config = config.with_spec(
+        image_dim=features["train"].images.shape[2], text_dim=features["train"].captions.shape[1]
+    )
     name = version or choose_version(settings.paths.models_dir)
     directory = settings.paths.models_dir / name
     result = train_heads(

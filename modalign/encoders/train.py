@@ -37,14 +37,15 @@ class TrainConfig:
     """Hyper-parameters of head training."""
 
     spec: HeadSpec = field(default_factory=HeadSpec)
-    epochs: int = 40
+    epochs: int = 30
     batch_size: int = 256
     lr: float = 1e-3
     weight_decay: float = 0.05
     warmup_fraction: float = 0.05
-    patience: int = 6
+    patience: int = 5
     first_caption_prob: float = 0.5
     feature_noise: float = 0.0
+    ema_decay: float = 0.995  # > 0: evaluate and keep an exponential moving average of weights
     seed: int = 0
 
     def to_dict(self) -> dict[str, Any]:
@@ -96,6 +97,20 @@ class _State:
     best_weights: dict[str, torch.Tensor] = field(default_factory=dict)
     history: list[EpochRecord] = field(default_factory=list)
     stale: int = 0
+    ema: AlignmentHeads | None = None
+
+    @property
+    def model(self) -> AlignmentHeads:
+        """The weights that are evaluated and kept: the moving average if there is one."""
+        return self.ema if self.ema is not None else self.heads
+
+    def update_ema(self, decay: float) -> None:
+        if self.ema is None:
+            return
+        with torch.no_grad():
+            current = self.heads.state_dict()
+            for name, value in self.ema.state_dict().items():
+                value.lerp_(current[name], 1.0 - decay)
 
 
 def evaluate_features(heads: AlignmentHeads, split: SplitFeatures) -> dict[str, dict[str, Any]]:
@@ -133,7 +148,8 @@ def _new_state(config: TrainConfig) -> _State:
          {"params": no_decay, "weight_decay": 0.0}],
         lr=config.lr,
     )
-    return _State(heads, optimizer, np.random.default_rng(config.seed))
+    ema = copy.deepcopy(heads).eval() if config.ema_decay > 0 else None
+    return _State(heads, optimizer, np.random.default_rng(config.seed), ema=ema)
 
 
 def _run_epoch(state: _State, split: SplitFeatures, config: TrainConfig, total: int) -> float:
@@ -158,6 +174,7 @@ def _run_epoch(state: _State, split: SplitFeatures, config: TrainConfig, total: 
         state.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         state.optimizer.step()
+        state.update_ema(config.ema_decay)
         state.step += 1
         losses.append(loss.item())
     state.heads.eval()
@@ -173,6 +190,7 @@ def _save_state(path: Path, state: _State, config: TrainConfig) -> None:
         "best_score": state.best_score, "best_epoch": state.best_epoch,
         "best_weights": state.best_weights, "stale": state.stale,
         "history": [asdict(record) for record in state.history],
+        "ema": state.ema.state_dict() if state.ema is not None else None,
     }
     tmp = path.with_suffix(".tmp")
     torch.save(payload, tmp)
@@ -194,15 +212,17 @@ def _load_state(path: Path, config: TrainConfig) -> _State | None:
     for name in ("step", "epoch", "best_score", "best_epoch", "best_weights", "stale"):
         setattr(state, name, payload[name])
     state.history = [EpochRecord(**record) for record in payload["history"]]
+    if state.ema is not None:
+        state.ema.load_state_dict(payload["ema"])
     log.info("resuming training from %s after epoch %d", path, state.epoch)
     return state
 
 
 def _record(state: _State, val: SplitFeatures, loss: float, seconds: float) -> EpochRecord:
-    metrics = evaluate_features(state.heads, val)
+    metrics = evaluate_features(state.model, val)
     return EpochRecord(
         epoch=state.epoch, loss=loss, lr=float(state.optimizer.param_groups[0]["lr"]),
-        temperature=float(1.0 / state.heads.scale().detach()),
+        temperature=float(1.0 / state.model.scale().detach()),
         val_t2i_r10=metrics["text_to_image"]["R@10"], val_i2t_r10=metrics["image_to_text"]["R@10"],
         seconds=seconds,
     )
@@ -211,7 +231,7 @@ def _record(state: _State, val: SplitFeatures, loss: float, seconds: float) -> E
 def _update_best(state: _State, record: EpochRecord) -> None:
     if record.score > state.best_score:
         state.best_score, state.best_epoch, state.stale = record.score, record.epoch, 0
-        state.best_weights = copy.deepcopy(state.heads.state_dict())
+        state.best_weights = copy.deepcopy(state.model.state_dict())
     else:
         state.stale += 1
 

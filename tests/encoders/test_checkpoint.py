@@ -31,7 +31,7 @@ def test_round_trip_gives_identical_embeddings(tmp_path: Path, kind: str) -> Non
     loaded, loaded_card = load_checkpoint(tmp_path / "v9")
 
     rng = np.random.default_rng(0)
-    image_features = rng.normal(size=(5, 1280)).astype(np.float32)
+    image_features = rng.normal(size=(5, 3328)).astype(np.float32)
     text_features = rng.normal(size=(5, 384)).astype(np.float32)
     before = DualEncoder(heads, "v9", unused, unused)  # type: ignore[arg-type]
     after = DualEncoder(loaded, "v9", unused, unused)  # type: ignore[arg-type]
@@ -43,7 +43,7 @@ def test_round_trip_gives_identical_embeddings(tmp_path: Path, kind: str) -> Non
     )
     assert float(loaded.logit_scale.detach()) == 3.0
     assert loaded_card == card and loaded_card.dim == 16 and loaded_card.spec == spec
-    assert read_card(tmp_path / "v9").to_dict()["dims"] == {"embed": 16, "image": 1280, "text": 384}
+    assert read_card(tmp_path / "v9").to_dict()["dims"] == {"embed": 16, "image": 3328, "text": 384}
 
 
 def test_missing_checkpoint_is_not_found(tmp_path: Path) -> None:

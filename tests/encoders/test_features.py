@@ -11,6 +11,7 @@ from modalign.encoders.data import Sample
 from modalign.encoders.extract import group_ids
 from modalign.encoders.features import FeatureCache
 from modalign.encoders.pipeline import FeatureSource
+from modalign.encoders.towers import IMAGE_FEATURE_DIM
 
 
 def test_cache_persists_and_keeps_first_value(tmp_path: Path) -> None:
@@ -28,7 +29,7 @@ def test_features_are_computed_once_and_reused(
 ) -> None:
     samples = emoji_samples[:5]
     first = FeatureSource(settings).features(samples, ("plain", "flip"))
-    assert first.images.shape == (5, 2, 1280) and first.captions.shape == (10, 384)
+    assert first.images.shape == (5, 2, IMAGE_FEATURE_DIM) and first.captions.shape == (10, 384)
     assert first.caption_owner.tolist() == [0, 0, 1, 1, 2, 2, 3, 3, 4, 4]
     assert first.first_caption.tolist() == [0, 2, 4, 6, 8]
     assert not np.allclose(first.images[:, 0], first.images[:, 1])  # the flip is another view

@@ -11,7 +11,7 @@ from modalign.encoders.dual import DualEncoder
 from modalign.encoders.heads import AlignmentHeads, HeadSpec
 from modalign.encoders.preprocess import batch_pixels, letterbox, to_rgb
 from modalign.encoders.tower_registry import image_tower, text_tower
-from modalign.encoders.towers import ImageTower
+from modalign.encoders.towers import IMAGE_FEATURE_DIM, ImageTower
 
 
 @pytest.fixture(scope="session")
@@ -33,7 +33,7 @@ def test_onnx_features_match_eager_on_real_images(
 ) -> None:
     pixels = batch_pixels(emoji_images[:8], 224)
     fast, reference = onnx_tower.features(pixels), eager_tower.features(pixels)
-    assert fast.shape == reference.shape == (8, 1280)
+    assert fast.shape == reference.shape == (8, IMAGE_FEATURE_DIM)
     assert cosines(fast, reference).min() >= 0.999
     assert onnx_tower.tower_id == eager_tower.tower_id
 

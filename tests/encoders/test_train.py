@@ -37,7 +37,11 @@ class StopTrainingError(Exception):
     pass
 
 
-def test_interrupted_training_resumes_to_the_same_weights(tmp_path: Path) -> None:
+@pytest.mark.parametrize("ema", [0.0, 0.9])
+def test_interrupted_training_resumes_to_the_same_weights(tmp_path: Path, ema: float) -> None:
+    from dataclasses import replace
+
+    config = replace(CONFIG, ema_decay=ema)
     data = toy_split(48, 1)
     state = tmp_path / "state.pt"
 
@@ -46,11 +50,11 @@ def test_interrupted_training_resumes_to_the_same_weights(tmp_path: Path) -> Non
             raise StopTrainingError
 
     with pytest.raises(StopTrainingError):
-        train_heads(data, data, CONFIG, state, stop_after_three)
+        train_heads(data, data, config, state, stop_after_three)
     seen: list[int] = []
-    resumed = train_heads(data, data, CONFIG, state, lambda r: seen.append(r.epoch))
+    resumed = train_heads(data, data, config, state, lambda r: seen.append(r.epoch))
     assert seen == [4, 5, 6] and len(resumed.history) == 6
-    assert same(resumed.heads.state_dict(), weights(CONFIG))
+    assert same(resumed.heads.state_dict(), weights(config))
 
 
 def test_early_stopping_keeps_the_best_epoch() -> None:
