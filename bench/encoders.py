@@ -54,14 +54,17 @@ def rate(fn: Callable[[], Any], items: int, repeats: int) -> float:
 def tower_rates(settings: Settings, images: list[Image.Image]) -> dict[str, float]:
     pixels = batch_pixels(images[:BATCH], settings.encoders.image_size)
     eager, fast = image_tower(settings, "eager"), image_tower(settings, "onnx")
+    int8 = image_tower(settings, "onnx-int8")
     captions = [f"a drawing of item number {i} with some colour" for i in range(BATCH)]
     preprocess_rate = rate(lambda: batch_pixels(images[:BATCH], 224), BATCH, 3)
     return {
         "eager_images_per_s": rate(lambda: eager.features(pixels), BATCH, 2),
         "onnx_images_per_s": rate(lambda: fast.features(pixels), BATCH, 5),
+        "onnx_int8_images_per_s": rate(lambda: int8.features(pixels), BATCH, 5),
         "preprocess_images_per_s": preprocess_rate,
         "texts_per_s": rate(lambda: text_tower(settings).features(captions), BATCH, 5),
-        "cosine_min": float(cosine_min(eager.features(pixels), fast.features(pixels))),
+        "cosine_min": cosine_min(eager.features(pixels), fast.features(pixels)),
+        "int8_cosine_min": cosine_min(eager.features(pixels), int8.features(pixels)),
     }
 
 

@@ -164,7 +164,9 @@ def _write_reports(settings: Settings, results: list[EvalResult]) -> Path:
     from modalign.encoders.report import plot_recall, write_report
 
     out = settings.paths.reports_dir
-    stem = f"eval-{results[0].model}-{results[0].split}"
+    backend = settings.encoders.image_backend
+    suffix = "" if backend == "onnx" else f"-{backend}"
+    stem = f"eval-{results[0].model}-{results[0].split}{suffix}"
     plot = plot_recall(results, out / f"{stem}-recall.png")
     notes = [f"image backend: {settings.encoders.image_backend}"]
     return write_report(results, out / f"{stem}.md", plot, notes)
