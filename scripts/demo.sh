@@ -1,5 +1,50 @@
 #!/usr/bin/env bash
-# The main job on the embedded default: every step reuses what an earlier run built.
+# The main job on the embedded default (no servers): demo data -> train -> ingest -> evaluate ->
+# example searches. Every step reuses what an earlier run built, so a second run is quick.
 set -euo pipefail
-BIN=.venv/bin
-$BIN/modalign data build-demo
+export HF_HUB_OFFLINE=1
+M=".venv/bin/modalign"
+DATA="${MODALIGN_PATHS__DATA_DIR:-data}"
+say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+say "1/6 demo data (Noto emoji + openclipart, from Debian packages)"
+$M data build-demo
+
+say "2/6 catalog schema"
+$M db upgrade
+
+say "3/6 dual encoder (frozen towers, features cached once, InfoNCE-trained heads)"
+if $M models list --json | grep -q '"active": true'; then
+  echo "an active model version exists; reusing it (modalign train --version NEW trains another)"
+else
+  $M train
+fi
+if [ -f "$DATA/models/baseline-toy/ranks-test.json" ] || [ -d "$DATA/models/baseline-toy" ]; then
+  echo "toy baseline already trained; reusing it"
+else
+  $M train --baseline
+fi
+
+say "4/6 ingest the whole demo set through the job pipeline (in-process, qdrant-edge + SQLite)"
+$M ingest "$DATA/demo/manifest.jsonl" --dataset demo
+
+say "5/6 evaluation on the test split: ours vs the toy baseline (exact ranks)"
+$M evaluate --split test
+
+say "6/6 example searches"
+echo "-- text -> image: 'a red apple'"
+$M search "a red apple" --limit 5
+QUERY_IMAGE="$(.venv/bin/python -c "
+import json, sys
+for line in open('$DATA/demo/manifest.jsonl'):
+    item = json.loads(line)
+    if item.get('split') == 'test' and item.get('source') == 'openclipart':
+        print('$DATA/demo/' + item['path']); break
+")"
+echo "-- image -> text: $QUERY_IMAGE"
+$M search --image "$QUERY_IMAGE" --captions --limit 5
+echo "-- filtered text -> image: 'a happy animal', only emoji"
+$M search "a happy animal" --filter source=emoji --limit 5
+
+say "done"
+echo "Open the ops dashboard: make serve, then http://127.0.0.1:8000/"
