@@ -18,10 +18,12 @@ if TYPE_CHECKING:
 
     from modalign.encoders.evaluate import EvalResult
     from modalign.encoders.progress import Advance
+    from modalign.encoders.train import TrainConfig
 
 models_app = typer.Typer(help="Model versions: list, activate.", no_args_is_help=True)
 
 BASELINE_DIR = "baseline-toy"
+VIEWS = ("plain", "flip", "zoom")
 
 
 class RichSink:
@@ -81,19 +83,44 @@ def _metrics_table(results: list[EvalResult], console: Console) -> None:
     console.print(table)
 
 
-def _run_training(
-    settings: Settings, manifest: Path, version: str | None, epochs: int, head: str, seed: int,
-) -> None:
+def _train_config(
+    settings: Settings, epochs: int, head: str, regularisation: tuple[float, float, float]
+) -> TrainConfig:
+    """The head-training configuration (input dropout, feature noise, weight decay)."""
     from modalign.encoders.heads import HeadSpec
+    from modalign.encoders.train import TrainConfig
+
+    input_dropout, feature_noise, weight_decay = regularisation
+    spec = HeadSpec(
+        embed_dim=settings.encoders.embed_dim, kind=head,  # type: ignore[arg-type]
+        input_dropout=input_dropout,
+    )
+    return TrainConfig(
+        spec=spec, epochs=epochs, seed=settings.seed, feature_noise=feature_noise,
+        weight_decay=weight_decay,
+    )
+
+
+def _views(text: str) -> tuple[str, ...]:
+    """The augmented views to train on, from a comma-separated list."""
+    views = tuple(dict.fromkeys(v.strip() for v in text.split(",") if v.strip()))
+    unknown = [v for v in views if v not in VIEWS]
+    if unknown or not views:
+        raise fail(f"--views takes a comma-separated subset of {', '.join(VIEWS)}, not {text!r}")
+    return views
+
+
+def _run_training(
+    settings: Settings, manifest: Path, version: str | None, config: TrainConfig,
+    views: tuple[str, ...],
+) -> None:
     from modalign.encoders.registry import register_checkpoint
     from modalign.encoders.run import train_model
-    from modalign.encoders.train import EpochRecord, TrainConfig
+    from modalign.encoders.train import EpochRecord
 
     console = _console()
-    spec = HeadSpec(embed_dim=settings.encoders.embed_dim, kind=head)  # type: ignore[arg-type]
-    config = TrainConfig(spec=spec, epochs=epochs, seed=seed)
     with _progress(console) as progress:
-        epoch_task = progress.add_task("training epochs", total=epochs)
+        epoch_task = progress.add_task("training epochs", total=config.epochs)
 
         def on_epoch(record: EpochRecord) -> None:
             progress.update(epoch_task, completed=record.epoch, description=(
@@ -101,7 +128,7 @@ def _run_training(
                 f"t2i {record.val_t2i_r10:.1f} i2t {record.val_i2t_r10:.1f}"))
 
         outcome = train_model(
-            settings, manifest, config, version, sink=RichSink(progress), on_epoch=on_epoch
+            settings, manifest, config, version, views, sink=RichSink(progress), on_epoch=on_epoch
         )
     activated = register_checkpoint(settings, outcome.directory, outcome.card)
     _metrics_table(list(outcome.evals.values()), console)
@@ -144,6 +171,13 @@ def train(
         bool, typer.Option("--baseline", help="Train the toy baseline instead.")
     ] = False,
     seconds: Annotated[float, typer.Option(help="Baseline CPU-time budget (s).")] = 120.0,
+    input_dropout: Annotated[float, typer.Option(
+        min=0.0, max=0.9, help="Dropout on the heads' normalised inputs.")] = 0.0,
+    feature_noise: Annotated[float, typer.Option(
+        min=0.0, help="Gaussian noise on image features while training (x their std).")] = 0.0,
+    weight_decay: Annotated[float, typer.Option(min=0.0, help="AdamW weight decay.")] = 0.05,
+    views: Annotated[str, typer.Option(
+        help="Augmented views of training images: plain, flip, zoom.")] = "plain,flip",
 ) -> None:
     """Train the projection heads of the dual encoder (or, with --baseline, the toy model)."""
     settings = settings_of(ctx)
@@ -155,7 +189,9 @@ def train(
         if baseline:
             _run_baseline(settings, path, seconds, settings.seed)
         else:
-            _run_training(settings, path, version, epochs, kind, settings.seed)
+            regularisation = (input_dropout, feature_noise, weight_decay)
+            config = _train_config(settings, epochs, kind, regularisation)
+            _run_training(settings, path, version, config, _views(views))
     except ModalignError as exc:
         raise fail(str(exc)) from exc
 

@@ -72,6 +72,22 @@ def test_baseline_trains_and_appears_in_the_report(data_dir: Path, emoji_dir: Pa
     assert "| v1 |" in report and "| baseline-toy |" in report
 
 
+def test_train_options_reach_the_card(data_dir: Path, emoji_dir: Path) -> None:
+    manifest = str(emoji_dir / "manifest.jsonl")
+    run(data_dir, "train", "--manifest", manifest, "--epochs", "1", "--version", "tuned",
+        "--feature-noise", "0.5", "--weight-decay", "0.3", "--views", "plain,zoom",
+        "--input-dropout", "0.2")
+    card = json.loads((data_dir / "models" / "tuned" / "card.json").read_text())
+    config = card["training"]["config"]
+    assert config["feature_noise"] == 0.5 and config["weight_decay"] == 0.3
+    assert card["training"]["views"] == ["plain", "zoom"]
+    assert card["heads"]["input_dropout"] == 0.2
+    result = CliRunner().invoke(
+        app, ["--data-dir", str(data_dir), "train", "--manifest", manifest, "--views", "tilt"]
+    )
+    assert result.exit_code != 0 and not (data_dir / "models" / "v1").exists()
+
+
 def test_evaluate_without_a_model_fails_cleanly(data_dir: Path, emoji_dir: Path) -> None:
     result = CliRunner().invoke(
         app, ["--data-dir", str(data_dir), "evaluate", "--manifest",
