@@ -37,6 +37,9 @@ def root(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if not verbose:
+        for noisy in ("alembic", "httpx", "sentence_transformers"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
     settings = Settings()
     if data_dir is not None:
         settings = settings.model_copy(update={"paths": PathsSettings(data_dir=data_dir)})
