@@ -172,9 +172,9 @@ def train(
     ] = False,
     seconds: Annotated[float, typer.Option(help="Baseline CPU-time budget (s).")] = 120.0,
     input_dropout: Annotated[float, typer.Option(
-        min=0.0, max=0.9, help="Dropout on the heads' normalised inputs.")] = 0.0,
+        min=0.0, max=0.9, help="Dropout on the heads' normalised inputs.")] = 0.2,
     feature_noise: Annotated[float, typer.Option(
-        min=0.0, help="Gaussian noise on image features while training (x their std).")] = 0.0,
+        min=0.0, help="Gaussian noise on image features while training (x their std).")] = 0.5,
     weight_decay: Annotated[float, typer.Option(min=0.0, help="AdamW weight decay.")] = 0.05,
     views: Annotated[str, typer.Option(
         help="Augmented views of training images: plain, flip, zoom.")] = "plain,flip",
