@@ -34,7 +34,15 @@ from modalign.search.edge_state import VersionSpec
 from modalign.search.filters import Filter
 from modalign.search.naming import Kind, alias_name, check_version, collection_name, version_of
 from modalign.search.schema import FieldType, fields_of
-from modalign.search.store import CollectionInfo, Hit, PointIn, QueryParams, Record
+from modalign.search.store import (
+    CollectionInfo,
+    Hit,
+    PointIn,
+    QueryParams,
+    Record,
+    in_request_order,
+    record_from,
+)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -166,8 +174,7 @@ class ClientStore:
         found = self._call(
             self._client.retrieve, name, list(pids), with_payload=True, with_vectors=with_vectors
         )
-        by_id = {str(r.id): _record(r) for r in found}
-        return [by_id[p] for p in pids if p in by_id]
+        return in_request_order([record_from(r) for r in found], pids)
 
     def scroll(
         self,
@@ -189,7 +196,7 @@ class ClientStore:
             with_payload=True,
             with_vectors=with_vectors,
         )
-        return [_record(r) for r in found]
+        return [record_from(r) for r in found]
 
     def query(
         self,
@@ -341,8 +348,3 @@ def _dim_of(raw: models.CollectionInfo) -> int:
 
 def _kind_dim(spec: VersionSpec, kind: Kind) -> int:
     return spec.image_dim if kind is Kind.IMAGES else spec.caption_dim
-
-
-def _record(raw: Any) -> Record:
-    vector = None if raw.vector is None else np.asarray(raw.vector, dtype=np.float32)
-    return Record(id=str(raw.id), payload=raw.payload or {}, vector=vector)

@@ -54,7 +54,15 @@ from modalign.search.filters import Filter
 from modalign.search.naming import Kind, check_version, collection_name
 from modalign.search.rwlock import RWLock
 from modalign.search.schema import FieldType, fields_of
-from modalign.search.store import CollectionInfo, Hit, PointIn, QueryParams, Record
+from modalign.search.store import (
+    CollectionInfo,
+    Hit,
+    PointIn,
+    QueryParams,
+    Record,
+    in_request_order,
+    record_from,
+)
 
 log = logging.getLogger(__name__)
 
@@ -205,8 +213,7 @@ class EdgeStore:
         pids: list[Any] = checks.point_ids(ids)
         with self._using(kind, version) as (shard, _):
             found = self._call(shard.retrieve, pids, True, with_vectors)
-        by_id = {str(r.id): _record(r) for r in found}
-        return [by_id[p] for p in pids if p in by_id]
+        return in_request_order([record_from(r) for r in found], pids)
 
     def scroll(
         self,
@@ -224,7 +231,7 @@ class EdgeStore:
         )
         with self._using(kind, version) as (shard, _):
             found, _next = self._call(shard.scroll, request)
-        return [_record(r) for r in found]
+        return [record_from(r) for r in found]
 
     def query(
         self,
@@ -396,11 +403,6 @@ class EdgeStore:
             return fn(*args)
         except Exception as exc:  # qdrant-edge raises bare Exception
             raise StoreError(f"qdrant-edge: {exc}") from exc
-
-
-def _record(raw: Any) -> Record:
-    vector = None if raw.vector is None else np.asarray(raw.vector, dtype=np.float32)
-    return Record(id=str(raw.id), payload=raw.payload or {}, vector=vector)
 
 
 def _type_name(data_type: Any) -> str:

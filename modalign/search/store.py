@@ -63,6 +63,18 @@ class Record:
     vector: np.ndarray | None = None
 
 
+def record_from(raw: Any) -> Record:
+    """A Record from a backend's point (any object with ``id``, ``payload`` and ``vector``)."""
+    vector = None if raw.vector is None else np.asarray(raw.vector, dtype=np.float32)
+    return Record(id=str(raw.id), payload=raw.payload or {}, vector=vector)
+
+
+def in_request_order(found: Sequence[Record], ids: Sequence[str]) -> list[Record]:
+    """The records of ``found`` in the order of ``ids``, missing ids left out."""
+    by_id = {record.id: record for record in found}
+    return [by_id[pid] for pid in ids if pid in by_id]
+
+
 @dataclass(frozen=True)
 class CollectionInfo:
     """State of one collection.
