@@ -78,6 +78,15 @@ class StoreSettings(BaseModel):
     hnsw_m: int = Field(16, ge=4, description="HNSW graph degree.")
     hnsw_ef_construct: int = Field(128, ge=8, description="HNSW build-time beam width.")
     hnsw_ef: int = Field(128, ge=8, description="HNSW query-time beam width (default per query).")
+    shard_number: int | None = Field(
+        None, ge=1, description="Shards per collection on a Qdrant cluster (unset: server default)."
+    )
+    replication_factor: int | None = Field(
+        None, ge=1, description="Copies of each shard on a Qdrant cluster (unset: server default)."
+    )
+    write_consistency_factor: int | None = Field(
+        None, ge=1, description="Replicas that must confirm a write (unset: server default)."
+    )
 
 
 class EncoderSettings(BaseModel):

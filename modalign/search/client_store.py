@@ -299,7 +299,13 @@ class ClientStore:
             m=self._settings.hnsw_m, ef_construct=self._settings.hnsw_ef_construct
         )
         vectors = models.VectorParams(size=dim, distance=models.Distance.COSINE)
-        self._call(self._client.create_collection, name, vectors_config=vectors, hnsw_config=hnsw)
+        self._call(
+            self._client.create_collection,
+            name,
+            vectors_config=vectors,
+            hnsw_config=hnsw,
+            **cluster_layout(self._settings),
+        )
         if self._local:
             return  # payload indexes have no effect in local mode (and it warns)
         for field, ftype in fields_of(kind).items():
@@ -348,3 +354,15 @@ def _dim_of(raw: models.CollectionInfo) -> int:
 
 def _kind_dim(spec: VersionSpec, kind: Kind) -> int:
     return spec.image_dim if kind is Kind.IMAGES else spec.caption_dim
+
+
+def cluster_layout(settings: StoreSettings) -> dict[str, int]:
+    """Shards, replicas and write consistency of a new collection, where Settings set them (a
+    Qdrant cluster); unset fields are left out, so a single server takes its defaults. Local mode
+    accepts and ignores them."""
+    layout = {
+        "shard_number": settings.shard_number,
+        "replication_factor": settings.replication_factor,
+        "write_consistency_factor": settings.write_consistency_factor,
+    }
+    return {key: value for key, value in layout.items() if value is not None}
