@@ -100,6 +100,10 @@ class EncoderSettings(BaseModel):
     image_size: int = Field(224, ge=32, description="Image tower input size in pixels.")
     embed_dim: int = Field(256, ge=8, description="Dimension of the shared embedding space.")
     head: Literal["linear", "mlp"] = Field("mlp", description="Projection head kind.")
+    finetune_top: int = Field(
+        0, ge=0, le=16,
+        description="Last image-tower blocks `modalign train` fine-tunes (0: frozen tower).",
+    )
     batch_size: int = Field(64, ge=1, description="Batch size for encoding.")
 
 

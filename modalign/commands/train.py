@@ -84,9 +84,10 @@ def _metrics_table(results: list[EvalResult], console: Console) -> None:
 
 
 def _train_config(
-    settings: Settings, epochs: int, head: str, regularisation: tuple[float, float, float]
+    settings: Settings, epochs: int, head: str, regularisation: tuple[float, float, float],
+    tower: tuple[int, float],
 ) -> TrainConfig:
-    """The head-training configuration (input dropout, feature noise, weight decay)."""
+    """The training configuration (regularisation; fine-tuned tower blocks and their lr scale)."""
     from modalign.encoders.heads import HeadSpec
     from modalign.encoders.train import TrainConfig
 
@@ -95,9 +96,10 @@ def _train_config(
         embed_dim=settings.encoders.embed_dim, kind=head,  # type: ignore[arg-type]
         input_dropout=input_dropout,
     )
+    finetune_top, tower_lr_scale = tower
     return TrainConfig(
         spec=spec, epochs=epochs, seed=settings.seed, feature_noise=feature_noise,
-        weight_decay=weight_decay,
+        weight_decay=weight_decay, finetune_top=finetune_top, tower_lr_scale=tower_lr_scale,
     )
 
 
@@ -178,6 +180,11 @@ def train(
     weight_decay: Annotated[float, typer.Option(min=0.0, help="AdamW weight decay.")] = 0.05,
     views: Annotated[str, typer.Option(
         help="Augmented views of training images: plain, flip, zoom.")] = "plain,flip",
+    finetune_top: Annotated[int | None, typer.Option(
+        min=0, max=16, help="Fine-tune the image tower's last N blocks (default from settings; "
+        "0: frozen tower).")] = None,
+    tower_lr_scale: Annotated[float, typer.Option(
+        min=0.0, help="Fine-tuned tower's learning rate relative to the heads'.")] = 0.1,
 ) -> None:
     """Train the projection heads of the dual encoder (or, with --baseline, the toy model)."""
     settings = settings_of(ctx)
@@ -190,7 +197,10 @@ def train(
             _run_baseline(settings, path, seconds, settings.seed)
         else:
             regularisation = (input_dropout, feature_noise, weight_decay)
-            config = _train_config(settings, epochs, kind, regularisation)
+            top = settings.encoders.finetune_top if finetune_top is None else finetune_top
+            config = _train_config(
+                settings, epochs, kind, regularisation, (top, tower_lr_scale)
+            )
             _run_training(settings, path, version, config, _views(views))
     except ModalignError as exc:
         raise fail(str(exc)) from exc

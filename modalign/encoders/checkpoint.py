@@ -2,6 +2,8 @@
 
 The card records what is needed to rebuild and judge the model: towers (ids, feature dims, input
 size), head shape, embedding dim, temperature, the training-data hash, metrics and created_at.
+A model trained with a fine-tuned image tower also holds ``tower.safetensors`` (its top blocks),
+named with its SHA-256 in the card's ``towers.image.finetune`` (see ``modalign.encoders.tuned``).
 """
 
 from __future__ import annotations
@@ -61,11 +63,21 @@ def _write_atomic(path: Path, payload: bytes) -> None:
     os.replace(tmp_name, path)
 
 
-def save_checkpoint(directory: Path, heads: AlignmentHeads, card: ModelCard) -> Path:
-    """Write the heads' weights and the card into ``directory``; returns the directory."""
+def save_checkpoint(
+    directory: Path, heads: AlignmentHeads, card: ModelCard, tower_weights: bytes | None = None
+) -> Path:
+    """Write the heads' weights (and fine-tuned tower weights) and the card into ``directory``.
+
+    ``tower_weights`` are serialised by ``tuned.serialize_weights``; the card is written last.
+    Returns the directory.
+    """
     from safetensors.torch import save
 
+    from modalign.encoders.tuned import TOWER_FILE
+
     directory.mkdir(parents=True, exist_ok=True)
+    if tower_weights is not None:
+        _write_atomic(directory / TOWER_FILE, tower_weights)
     tensors = {name: t.detach().contiguous() for name, t in heads.state_dict().items()}
     _write_atomic(directory / WEIGHTS_FILE, save(tensors, metadata={"name": card.name}))
     write_card(directory, card)

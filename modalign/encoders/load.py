@@ -1,4 +1,8 @@
-"""``load_dual_encoder``: the DualEncoder of a model version, with the configured image backend."""
+"""``load_dual_encoder``: the DualEncoder of a model version, with the configured image backend.
+
+A model version trained with a fine-tuned image tower gets that tower (its top-block weights from
+the checkpoint) on whichever backend is configured; the ONNX backend exports it once per weights.
+"""
 
 from __future__ import annotations
 
@@ -10,24 +14,36 @@ from modalign.encoders.checkpoint import load_checkpoint
 from modalign.encoders.dual import DualEncoder
 from modalign.encoders.registry import checkpoint_dir
 from modalign.encoders.tower_registry import image_cache_id, image_tower, text_tower
+from modalign.encoders.tuned import TunedTower, tuned_tower
 
 log = logging.getLogger(__name__)
 
 
-def load_dual_encoder(settings: Settings, version: str | None = None) -> DualEncoder:
-    """The given model version (default: ``settings.encoders.model``, else the active one).
+def load_model(
+    settings: Settings, version: str | None = None
+) -> tuple[DualEncoder, TunedTower | None]:
+    """The given model version's DualEncoder and its fine-tuned image tower (None if frozen).
 
-    Towers are loaded on first use, once per process; the heads are read from the checkpoint.
+    The version defaults to ``settings.encoders.model``, else the active one. Towers are loaded on
+    first use, once per process; the heads (and tuned tower weights) are read from the checkpoint.
     """
     name, directory = checkpoint_dir(settings, version or settings.encoders.model)
     heads, card = load_checkpoint(directory)
-    trained_on = card.towers.get("image", {}).get("id")
-    if trained_on and not image_cache_id(settings, "onnx").startswith(str(trained_on)):
+    image_card = card.towers.get("image", {})
+    tuned = tuned_tower(directory, image_card)
+    trained_on = image_card.get("id")
+    if trained_on and not image_cache_id(settings, "onnx", tuned).startswith(str(trained_on)):
         log.warning("model %s was trained on image features %s", name, trained_on)
-    return DualEncoder(
+    encoder = DualEncoder(
         heads,
         name,
-        partial(image_tower, settings),
+        partial(image_tower, settings, None, tuned),
         partial(text_tower, settings),
         settings.encoders.batch_size,
     )
+    return encoder, tuned
+
+
+def load_dual_encoder(settings: Settings, version: str | None = None) -> DualEncoder:
+    """The given model version (default: ``settings.encoders.model``, else the active one)."""
+    return load_model(settings, version)[0]

@@ -1,8 +1,10 @@
 """The fast image tower: EfficientNet-Lite0 exported to ONNX once and run by ONNX Runtime.
 
 The export is cached under ``<cache_dir>/onnx/`` keyed by the tower id (weights hash + input
-size), so it happens once per machine. ``quantize=True`` adds an int8 dynamic-quantised copy:
-faster on some CPUs but lossy, hence opt-in (``image_backend="onnx-int8"``) with its own tower id.
+size, plus the fine-tuned weights' hash for a fine-tuned tower), so it happens once per machine
+and model. Each export is checked against the eager network it came from (features within cosine
+``MIN_COSINE``) before it is kept. ``quantize=True`` adds an int8 dynamic-quantised copy: faster on
+some CPUs but lossy, hence opt-in (``image_backend="onnx-int8"``) with its own tower id.
 """
 
 from __future__ import annotations
@@ -12,23 +14,29 @@ import os
 import tempfile
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from modalign.encoders.towers import IMAGE_FEATURE_DIM, build_image_network, image_tower_id
+from modalign.encoders.tuned import TunedTower
 from modalign.errors import EncoderError
+
+if TYPE_CHECKING:
+    import torch
 
 log = logging.getLogger(__name__)
 
 INPUT_NAME = "pixels"
 OUTPUT_NAME = "features"
+MIN_COSINE = 0.999
+CHECK_IMAGES = 4
 
 
-def export_onnx(path: Path, image_size: int) -> Path:
-    """Export the pooled EfficientNet-Lite0 to ``path`` (dynamic batch axis); atomic."""
+def export_onnx(path: Path, network: torch.nn.Module, image_size: int) -> Path:
+    """Export ``network`` (pixels -> one row per image) to ``path`` (dynamic batch axis); atomic."""
     import torch
 
-    network = build_image_network(image_size)
     sample = torch.zeros(2, 3, image_size, image_size)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, suffix=".onnx.tmp")
@@ -36,13 +44,30 @@ def export_onnx(path: Path, image_size: int) -> Path:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(
-            network, (sample,), tmp_name, input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
-            dynamic_axes={INPUT_NAME: {0: "n"}, OUTPUT_NAME: {0: "n"}}, opset_version=17,
-            dynamo=False,
+            network.eval(), (sample,), tmp_name, input_names=[INPUT_NAME],
+            output_names=[OUTPUT_NAME], dynamic_axes={INPUT_NAME: {0: "n"}, OUTPUT_NAME: {0: "n"}},
+            opset_version=17, dynamo=False,
         )
+    min_cosine = export_cosine(Path(tmp_name), network, image_size)
+    if min_cosine < MIN_COSINE:
+        os.unlink(tmp_name)
+        raise EncoderError(f"the ONNX export of {path.name} is off (cosine {min_cosine:.6f})")
     os.replace(tmp_name, path)
-    log.info("exported the image tower to %s", path)
+    log.info("exported the image tower to %s (cosine %.7f to eager)", path, min_cosine)
     return path
+
+
+def export_cosine(path: Path, network: torch.nn.Module, image_size: int) -> float:
+    """Lowest cosine between ONNX Runtime's and eager torch's outputs on a fixed random batch."""
+    import torch
+
+    rng = np.random.default_rng(0)
+    pixels = rng.uniform(-1, 1, (CHECK_IMAGES, 3, image_size, image_size)).astype(np.float32)
+    with torch.inference_mode():
+        eager = network.eval()(torch.from_numpy(pixels)).numpy()
+    fast = session(path, 1).run([OUTPUT_NAME], {INPUT_NAME: pixels})[0]
+    cosines = (fast * eager).sum(1) / np.linalg.norm(fast, axis=1) / np.linalg.norm(eager, axis=1)
+    return float(cosines.min())
 
 
 def quantize_onnx(source: Path, target: Path) -> Path:
@@ -56,12 +81,15 @@ def quantize_onnx(source: Path, target: Path) -> Path:
     return target
 
 
-def onnx_model_path(cache_dir: Path, image_size: int, quantize: bool = False) -> Path:
+def onnx_model_path(
+    cache_dir: Path, image_size: int, quantize: bool = False, tuned: TunedTower | None = None
+) -> Path:
     """Path of the (exported on first use) ONNX image tower in ``cache_dir``."""
-    tower_id = image_tower_id(image_size)
+    base = image_tower_id(image_size)
+    tower_id = tuned.tower_id(base) if tuned else base
     exact = cache_dir / "onnx" / f"{tower_id}.onnx"
     if not exact.exists():
-        export_onnx(exact, image_size)
+        export_onnx(exact, build_image_network(image_size, tuned), image_size)
     if not quantize:
         return exact
     int8 = cache_dir / "onnx" / f"{tower_id}-int8.onnx"
@@ -70,33 +98,41 @@ def onnx_model_path(cache_dir: Path, image_size: int, quantize: bool = False) ->
     return int8
 
 
+def session(path: Path, threads: int) -> Any:
+    """An ONNX Runtime CPU session of the model at ``path``."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    try:
+        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own untyped errors
+        raise EncoderError(f"cannot load the ONNX image tower {path}: {exc}") from exc
+
+
+def run_session(runner: Any, pixels: np.ndarray, dim: int) -> np.ndarray:
+    """One row of ``dim`` floats per image of ``pixels`` from an ONNX Runtime session."""
+    if len(pixels) == 0:
+        return np.zeros((0, dim), dtype=np.float32)
+    batch = np.ascontiguousarray(pixels, dtype=np.float32)
+    return np.asarray(runner.run([OUTPUT_NAME], {INPUT_NAME: batch})[0], dtype=np.float32)
+
+
 class OnnxImageTower:
-    """EfficientNet-Lite0 pooled features through ONNX Runtime on the CPU."""
+    """EfficientNet-Lite0 pooled features (fine-tuned with ``tuned``) through ONNX Runtime."""
 
     feature_dim = IMAGE_FEATURE_DIM
 
     def __init__(
-        self, cache_dir: Path, image_size: int = 224, threads: int = 2, quantize: bool = False
+        self, cache_dir: Path, image_size: int = 224, threads: int = 2, quantize: bool = False,
+        tuned: TunedTower | None = None,
     ) -> None:
-        import onnxruntime as ort
-
         self.image_size = image_size
-        self.tower_id = image_tower_id(image_size) + ("-int8" if quantize else "")
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        path = onnx_model_path(cache_dir, image_size, quantize)
-        try:
-            self.session = ort.InferenceSession(
-                str(path), options, providers=["CPUExecutionProvider"]
-            )
-        except Exception as exc:  # onnxruntime raises its own untyped errors
-            raise EncoderError(f"cannot load the ONNX image tower {path}: {exc}") from exc
+        base = image_tower_id(image_size)
+        self.tower_id = (tuned.tower_id(base) if tuned else base) + ("-int8" if quantize else "")
+        self.session = session(onnx_model_path(cache_dir, image_size, quantize, tuned), threads)
 
     def features(self, pixels: np.ndarray) -> np.ndarray:
-        if len(pixels) == 0:
-            return np.zeros((0, self.feature_dim), dtype=np.float32)
-        batch = np.ascontiguousarray(pixels, dtype=np.float32)
-        out = self.session.run([OUTPUT_NAME], {INPUT_NAME: batch})[0]
-        return np.asarray(out, dtype=np.float32)
+        return run_session(self.session, pixels, self.feature_dim)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 
 from modalign.config import Settings
 from modalign.encoders import extract
@@ -11,20 +12,31 @@ from modalign.encoders.extract import SplitFeatures
 from modalign.encoders.features import FeatureCache
 from modalign.encoders.progress import NoProgress, ProgressSink
 from modalign.encoders.tower_registry import image_cache_id, image_tower, text_cache_id, text_tower
-from modalign.encoders.towers import IMAGE_FEATURE_DIM, TEXT_FEATURE_DIM
+from modalign.encoders.towers import IMAGE_FEATURE_DIM, TEXT_FEATURE_DIM, ImageTower
+from modalign.encoders.tuned import TunedTower
 
 
 class FeatureSource:
-    """Computes (once) and serves the tower features of samples for one image backend."""
+    """Computes (once) and serves the tower features of samples for one image tower.
+
+    The image tower is the configured (or ``backend``) one, fine-tuned with ``tuned``; or, with
+    ``image``, any tower given as (cache id, row width, loader), e.g. the bottom of a tower whose
+    top blocks are being fine-tuned.
+    """
 
     def __init__(
-        self, settings: Settings, sink: ProgressSink | None = None, backend: str | None = None
+        self, settings: Settings, sink: ProgressSink | None = None, backend: str | None = None,
+        tuned: TunedTower | None = None,
+        image: tuple[str, int, Callable[[], ImageTower]] | None = None,
     ) -> None:
         self.settings = settings
-        self.backend = backend
         self.sink = sink or NoProgress()
+        cache_id, dim, self._image_tower = image or (
+            image_cache_id(settings, backend, tuned), IMAGE_FEATURE_DIM,
+            partial(image_tower, settings, backend, tuned),
+        )
         root = settings.paths.cache_dir
-        self.image_cache = FeatureCache(root, image_cache_id(settings, backend), IMAGE_FEATURE_DIM)
+        self.image_cache = FeatureCache(root, cache_id, dim)
         self.text_cache = FeatureCache(root, text_cache_id(), TEXT_FEATURE_DIM)
 
     def ensure(self, samples: Sequence[Sample], views: Sequence[str] = ("plain",)) -> None:
@@ -32,7 +44,7 @@ class FeatureSource:
         if extract.images_missing(samples, self.image_cache, views):
             advance = self.sink.task("image features", len(samples))
             extract.cache_image_features(
-                samples, image_tower(self.settings, self.backend), self.image_cache, views,
+                samples, self._image_tower(), self.image_cache, views,
                 self.settings.encoders.batch_size, advance,
             )
         texts = extract.all_captions(samples)

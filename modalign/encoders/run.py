@@ -1,7 +1,9 @@
 """``modalign train`` and ``modalign evaluate`` end to end: manifest -> features -> heads -> card.
 
 A training run lives in ``<models_dir>/<version>/``: ``train_state.pt`` while it runs (an
-interrupted run resumes from it), then ``heads.safetensors`` + ``card.json`` + ``training.png``.
+interrupted run resumes from it), then ``heads.safetensors`` + ``card.json`` + ``training.png``
+(+ ``tower.safetensors`` when the image tower's top blocks were fine-tuned: then training runs on
+cached activations, see ``modalign.encoders.finetune``, and evaluation uses the tuned tower).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -25,8 +28,27 @@ from modalign.encoders.pipeline import FeatureSource
 from modalign.encoders.progress import ProgressSink
 from modalign.encoders.report import plot_training
 from modalign.encoders.tower_registry import image_cache_id, text_cache_id
-from modalign.encoders.train import EpochRecord, TrainConfig, TrainResult, train_heads
+from modalign.encoders.towers import IMAGE_FEATURE_DIM
+from modalign.encoders.train import (
+    EpochRecord,
+    TrainConfig,
+    TrainResult,
+    tower_features,
+    train_heads,
+)
+from modalign.encoders.tuned import (
+    TOWER_FILE,
+    TunedTower,
+    card_entry,
+    serialize_weights,
+    weights_digest,
+)
 from modalign.errors import InvalidInputError
+
+if TYPE_CHECKING:
+    from torch import nn
+
+    from modalign.encoders.finetune import FineTuneData
 
 log = logging.getLogger(__name__)
 
@@ -68,12 +90,16 @@ def choose_version(models_dir: Path) -> str:
     return f"v{(numbers[-1] if numbers else 0) + 1}"
 
 
-def evaluate_heads(heads: AlignmentHeads, name: str, split: str, f: SplitFeatures) -> EvalResult:
-    """Evaluate trained heads on a split's cached features (plain view)."""
+def evaluate_heads(
+    heads: AlignmentHeads, name: str, split: str, f: SplitFeatures, tower: nn.Module | None = None
+) -> EvalResult:
+    """Evaluate trained heads on a split's cached rows (plain view), through ``tower`` if any."""
     import torch
 
+    rows = f.images[:, 0]
+    features = tower_features(tower, rows) if tower is not None else rows
     with torch.inference_mode():
-        images = heads.embed_images(torch.from_numpy(f.images[:, 0])).numpy()
+        images = heads.embed_images(torch.from_numpy(features)).numpy()
         captions = heads.embed_texts(torch.from_numpy(f.captions)).numpy()
     return evaluate_embeddings(name, split, images, captions, f.caption_owner, f.first_caption)
 
@@ -81,11 +107,18 @@ def evaluate_heads(heads: AlignmentHeads, name: str, split: str, f: SplitFeature
 def _card(
     settings: Settings, name: str, heads: AlignmentHeads, config: TrainConfig,
     samples: dict[str, list[Sample]], evals: dict[str, EvalResult], extra: dict[str, object],
+    tuned: TunedTower | None = None,
 ) -> ModelCard:
+    image: dict[str, object] = {
+        "name": "efficientnet-lite0", "id": image_cache_id(settings, "onnx", tuned),
+        "feature_dim": heads.spec.image_dim, "image_size": settings.encoders.image_size,
+        "preprocess": "letterbox on white, bicubic, mean=std=0.5",
+    }
+    if tuned is not None:
+        image["base_id"] = image_cache_id(settings, "onnx")
+        image["finetune"] = card_entry(tuned.top_blocks, tuned.digest, config.tower_lr_scale)
     towers = {
-        "image": {"name": "efficientnet-lite0", "id": image_cache_id(settings, "onnx"),
-                  "feature_dim": heads.spec.image_dim, "image_size": settings.encoders.image_size,
-                  "preprocess": "letterbox on white, bicubic, mean=std=0.5"},
+        "image": image,
         "text": {"name": "all-MiniLM-L6-v2", "id": text_cache_id(),
                  "feature_dim": heads.spec.text_dim},
     }
@@ -110,23 +143,21 @@ def train_model(
     """Cache features, train the heads, evaluate on val and test, write the checkpoint."""
     started = time.perf_counter()
     samples = split_samples(manifest)
-    source = FeatureSource(settings, sink, backend="onnx" if settings.encoders.image_backend
-                           == "onnx-int8" else None)
-    features = {
-        name: source.features(samples[name], views if name == "train" else ("plain",))
-        for name in SPLITS if samples[name]
-    }
+    tuning = _finetune_data(settings, samples, views, config, sink)
+    features = tuning.features if tuning else _frozen_features(settings, samples, views, sink)
     extracted = time.perf_counter()
     config = config.with_spec(
-        image_dim=features["train"].images.shape[2], text_dim=features["train"].captions.shape[1]
+        image_dim=IMAGE_FEATURE_DIM if tuning else features["train"].images.shape[2],
+        text_dim=features["train"].captions.shape[1],
     )
     name = version or choose_version(settings.paths.models_dir)
     directory = settings.paths.models_dir / name
     result = train_heads(
-        features["train"], features["val"], config, directory / STATE_FILE, on_epoch
+        features["train"], features["val"], config, directory / STATE_FILE, on_epoch,
+        tower=tuning.top if tuning else None,
     )
     evals: dict[str, EvalResult] = {
-        split: evaluate_heads(result.heads, name, split, features[split])
+        split: evaluate_heads(result.heads, name, split, features[split], result.tower)
         for split in ("val", "test") if split in features
     }
     timings = {"features_s": extracted - started, "heads_s": result.seconds}
@@ -135,12 +166,49 @@ def train_model(
         "best_epoch": result.best_epoch, "images": {k: len(v) for k, v in samples.items()},
         "timings": timings,
     }
-    card = _card(settings, name, result.heads, config, samples, evals, extra)
-    save_checkpoint(directory, result.heads, card)
+    weights, tuned = _tower_weights(directory, tuning)
+    card = _card(settings, name, result.heads, config, samples, evals, extra, tuned)
+    save_checkpoint(directory, result.heads, card, weights)
     plot_training(result.history, directory / "training.png", f"model {name}")
     (directory / STATE_FILE).unlink(missing_ok=True)
     timings["total_s"] = time.perf_counter() - started
     return TrainOutcome(card, directory, result, evals, timings)
+
+
+def _frozen_features(
+    settings: Settings, samples: dict[str, list[Sample]], views: Sequence[str],
+    sink: ProgressSink | None,
+) -> dict[str, SplitFeatures]:
+    """Tower features of every split (train: every view) from the frozen, exact image tower."""
+    backend = "onnx" if settings.encoders.image_backend == "onnx-int8" else None
+    source = FeatureSource(settings, sink, backend=backend)
+    return {
+        name: source.features(samples[name], views if name == "train" else ("plain",))
+        for name in SPLITS if samples[name]
+    }
+
+
+def _finetune_data(
+    settings: Settings, samples: dict[str, list[Sample]], views: Sequence[str],
+    config: TrainConfig, sink: ProgressSink | None,
+) -> FineTuneData | None:
+    """Cached activations and the network to tune, when ``config`` fine-tunes the tower."""
+    if not config.finetune_top:
+        return None
+    from modalign.encoders.finetune import finetune_data
+
+    chosen = {name: samples[name] for name in SPLITS}
+    return finetune_data(settings, chosen, views, config.finetune_top, sink)
+
+
+def _tower_weights(
+    directory: Path, tuning: FineTuneData | None
+) -> tuple[bytes | None, TunedTower | None]:
+    """The fine-tuned tower's serialised weights and their ``TunedTower`` (None if frozen)."""
+    if tuning is None:
+        return None, None
+    weights = serialize_weights(tuning.network.top_state(tuning.top_blocks))
+    return weights, TunedTower(directory / TOWER_FILE, weights_digest(weights), tuning.top_blocks)
 
 
 def ranks_file(directory: Path, split: str) -> Path:
@@ -176,11 +244,11 @@ def evaluate_model(
 ) -> EvalResult:
     """Exact-rank evaluation of a model version on one split of ``manifest``."""
     from modalign.encoders.evaluate import evaluate_encoder
-    from modalign.encoders.load import load_dual_encoder
+    from modalign.encoders.load import load_model
 
-    encoder = load_dual_encoder(settings, version)
+    encoder, tuned = load_model(settings, version)
     samples = samples_from_manifest(manifest, split)
     if not samples:
         raise InvalidInputError(f"{manifest}: no images in split {split!r}")
-    features = FeatureSource(settings, sink).features(samples)
+    features = FeatureSource(settings, sink, tuned=tuned).features(samples)
     return evaluate_encoder(encoder, split, features)

@@ -8,21 +8,26 @@ from pathlib import Path
 
 from modalign.config import Settings
 from modalign.encoders.towers import ImageTower, TextTower
+from modalign.encoders.tuned import TunedTower
 from modalign.errors import ConfigError
 
 _LOAD_LOCK = threading.Lock()
 
 
 @lru_cache(maxsize=8)
-def _image_tower(backend: str, cache_dir: Path, image_size: int, threads: int) -> ImageTower:
+def _image_tower(
+    backend: str, cache_dir: Path, image_size: int, threads: int, tuned: TunedTower | None
+) -> ImageTower:
     if backend == "eager":
         from modalign.encoders.towers import EagerImageTower
 
-        return EagerImageTower(image_size, threads)
+        return EagerImageTower(image_size, threads, tuned)
     if backend in ("onnx", "onnx-int8"):
         from modalign.encoders.onnx_tower import OnnxImageTower
 
-        return OnnxImageTower(cache_dir, image_size, threads, quantize=backend == "onnx-int8")
+        return OnnxImageTower(
+            cache_dir, image_size, threads, quantize=backend == "onnx-int8", tuned=tuned
+        )
     raise ConfigError(f"unknown image backend {backend!r}")
 
 
@@ -33,13 +38,18 @@ def _text_tower(threads: int) -> TextTower:
     return SentenceTextTower(threads)
 
 
-def image_tower(settings: Settings, backend: str | None = None) -> ImageTower:
-    """The process-wide image tower for ``backend`` (default: the configured one)."""
+def image_tower(
+    settings: Settings, backend: str | None = None, tuned: TunedTower | None = None
+) -> ImageTower:
+    """The process-wide image tower for ``backend`` (default: the configured one).
+
+    ``tuned``: the fine-tuned top blocks of a model version (default: the pretrained tower).
+    """
     config = settings.encoders
     with _LOAD_LOCK:
         return _image_tower(
             backend or config.image_backend, settings.paths.cache_dir.resolve(),
-            config.image_size, config.torch_threads,
+            config.image_size, config.torch_threads, tuned,
         )
 
 
@@ -49,11 +59,14 @@ def text_tower(settings: Settings) -> TextTower:
         return _text_tower(settings.encoders.torch_threads)
 
 
-def image_cache_id(settings: Settings, backend: str | None = None) -> str:
+def image_cache_id(
+    settings: Settings, backend: str | None = None, tuned: TunedTower | None = None
+) -> str:
     """Tower id of the image features ``backend`` computes (without loading the tower)."""
     from modalign.encoders.towers import image_tower_id
 
     base = image_tower_id(settings.encoders.image_size)
+    base = tuned.tower_id(base) if tuned else base
     return base + "-int8" if (backend or settings.encoders.image_backend) == "onnx-int8" else base
 
 

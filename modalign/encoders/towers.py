@@ -2,8 +2,8 @@
 
 Each tower maps a batch to pooled features as float32 numpy arrays. The eager image tower is the
 reference; ``modalign.encoders.onnx_tower`` runs the same network through ONNX Runtime. A tower's
-``tower_id`` names what it computes (network, weights, input size), so features cached under that id
-are valid for any backend that computes the same thing.
+``tower_id`` names what it computes (network, weights, input size, fine-tuned top weights if any),
+so features cached under that id are valid for any backend that computes the same thing.
 """
 
 from __future__ import annotations
@@ -16,14 +16,15 @@ import os
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
+from modalign.encoders.tuned import TunedTower, load_tuned_weights
 from modalign.errors import EncoderError
 
 if TYPE_CHECKING:
-    import torch
+    from modalign.encoders.image_net import PooledFeatures
 
 log = logging.getLogger(__name__)
 
@@ -87,36 +88,15 @@ def text_tower_id() -> str:
     return f"{TEXT_TOWER_NAME}-{file_digest(weights)[:12]}"
 
 
-def build_image_network(image_size: int) -> torch.nn.Module:
+def build_image_network(image_size: int, tuned: TunedTower | None = None) -> PooledFeatures:
     """EfficientNet-Lite0 with ImageNet weights, returning multi-stage pooled features (3,328-d).
 
-    The features are, concatenated: the final 1,280-channel map average- and max-pooled, and the
-    average-pooled output of each later stage (24, 40, 80, 112, 192, 320 channels). The mid-level
-    stages keep colour and shape cues that the ImageNet-specific last layer discards (measured:
-    +3 / +2 points of validation R@10 over the average-pooled last layer alone).
+    With ``tuned``, the fine-tuned weights of its last blocks replace the pretrained ones.
+    See ``modalign.encoders.image_net.PooledFeatures`` for what the features are.
     """
-    import torch
     from efficientnet_lite_pytorch import EfficientNet
 
-    class PooledFeatures(torch.nn.Module):
-        def __init__(self, net: Any) -> None:
-            super().__init__()
-            self.net = net
-            outs = [block._block_args.output_filters for block in net._blocks]
-            self.stage_ends = [
-                i for i in range(1, len(outs)) if i == len(outs) - 1 or outs[i + 1] != outs[i]
-            ]
-
-        def forward(self, pixels: torch.Tensor) -> torch.Tensor:
-            net = self.net
-            x = net._swish(net._bn0(net._conv_stem(pixels)))
-            stages = []
-            for index, block in enumerate(net._blocks):
-                x = block(x)
-                if index in self.stage_ends:
-                    stages.append(x.mean(dim=(2, 3)))
-            x = net._swish(net._bn1(net._conv_head(x)))
-            return torch.cat([x.mean(dim=(2, 3)), x.amax(dim=(2, 3)), *stages], dim=1)
+    from modalign.encoders.image_net import PooledFeatures
 
     try:
         with contextlib.redirect_stdout(io.StringIO()):  # the library prints on load
@@ -125,7 +105,10 @@ def build_image_network(image_size: int) -> torch.nn.Module:
             )
     except (OSError, RuntimeError, ValueError) as exc:
         raise EncoderError(f"cannot load the EfficientNet-Lite0 weights: {exc}") from exc
-    return PooledFeatures(net).eval()
+    pooled = PooledFeatures(net).eval()
+    if tuned is not None:
+        load_tuned_weights(pooled, tuned)
+    return pooled
 
 
 class EagerImageTower:
@@ -133,13 +116,16 @@ class EagerImageTower:
 
     feature_dim = IMAGE_FEATURE_DIM
 
-    def __init__(self, image_size: int = 224, threads: int = 2) -> None:
+    def __init__(
+        self, image_size: int = 224, threads: int = 2, tuned: TunedTower | None = None
+    ) -> None:
         import torch
 
         torch.set_num_threads(threads)
         self.image_size = image_size
-        self.tower_id = image_tower_id(image_size)
-        self.network = build_image_network(image_size)
+        base = image_tower_id(image_size)
+        self.tower_id = tuned.tower_id(base) if tuned else base
+        self.network = build_image_network(image_size, tuned)
 
     def features(self, pixels: np.ndarray) -> np.ndarray:
         import torch

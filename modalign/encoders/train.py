@@ -6,6 +6,10 @@ decay; after every epoch the validation recall@10 (mean of both directions) is m
 best heads kept, and training stops after ``patience`` epochs without improvement. The full state
 is saved after every epoch, so an interrupted run resumes where it stopped and ends with the same
 weights.
+
+With a ``tower`` (the top blocks of the image tower, ``image_net.TopFeatures``), the split's image
+rows are that tower's inputs (cached activations): it is trained with the heads, at
+``tower_lr_scale`` times their learning rate, and its best weights are kept the same way.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 
 from modalign.encoders.extract import SplitFeatures
 from modalign.encoders.heads import AlignmentHeads, HeadSpec
@@ -47,12 +52,17 @@ class TrainConfig:
     feature_noise: float = 0.0
     ema_decay: float = 0.995  # > 0: evaluate and keep an exponential moving average of weights
     seed: int = 0
+    finetune_top: int = 0  # image tower blocks trained with the heads (0: frozen tower)
+    tower_lr_scale: float = 0.1  # the tower's learning rate relative to the heads'
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     def fingerprint(self) -> str:
-        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
+        data = self.to_dict()
+        if not self.finetune_top:  # frozen-tower runs keep the fingerprint they had before
+            del data["finetune_top"], data["tower_lr_scale"]
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
     def with_spec(self, **changes: Any) -> TrainConfig:
         return replace(self, spec=replace(self.spec, **changes))
@@ -77,12 +87,13 @@ class EpochRecord:
 
 @dataclass
 class TrainResult:
-    """The best heads and the history that led to them."""
+    """The best heads (and tower top, if trained) and the history that led to them."""
 
     heads: AlignmentHeads
     history: list[EpochRecord]
     best_epoch: int
     seconds: float
+    tower: nn.Module | None = None
 
 
 @dataclass
@@ -98,25 +109,49 @@ class _State:
     history: list[EpochRecord] = field(default_factory=list)
     stale: int = 0
     ema: AlignmentHeads | None = None
+    tower: nn.Module | None = None
+    ema_tower: nn.Module | None = None
+    best_tower: dict[str, torch.Tensor] = field(default_factory=dict)
 
     @property
     def model(self) -> AlignmentHeads:
         """The weights that are evaluated and kept: the moving average if there is one."""
         return self.ema if self.ema is not None else self.heads
 
+    @property
+    def model_tower(self) -> nn.Module | None:
+        """The tower weights that are evaluated and kept (the moving average if there is one)."""
+        return self.ema_tower if self.ema_tower is not None else self.tower
+
     def update_ema(self, decay: float) -> None:
-        if self.ema is None:
-            return
         with torch.no_grad():
-            current = self.heads.state_dict()
-            for name, value in self.ema.state_dict().items():
-                value.lerp_(current[name], 1.0 - decay)
+            for live, ema in ((self.heads, self.ema), (self.tower, self.ema_tower)):
+                if live is None or ema is None:
+                    continue
+                current = live.state_dict()
+                for name, value in ema.state_dict().items():
+                    if value.is_floating_point():
+                        value.lerp_(current[name], 1.0 - decay)
 
 
-def evaluate_features(heads: AlignmentHeads, split: SplitFeatures) -> dict[str, dict[str, Any]]:
-    """Retrieval metrics of ``heads`` on a split's cached features (plain view)."""
+def tower_features(tower: nn.Module, rows: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    """Image features of tower inputs (e.g. cached activations) through ``tower``, in eval mode."""
+    tower.eval()
+    parts = []
     with torch.inference_mode():
-        images = heads.embed_images(torch.from_numpy(split.images[:, 0])).numpy()
+        for start in range(0, len(rows), batch_size):
+            parts.append(tower(torch.from_numpy(rows[start : start + batch_size])).numpy())
+    return np.concatenate(parts) if parts else np.zeros((0, 0), dtype=np.float32)
+
+
+def evaluate_features(
+    heads: AlignmentHeads, split: SplitFeatures, tower: nn.Module | None = None
+) -> dict[str, dict[str, Any]]:
+    """Retrieval metrics of ``heads`` (after ``tower``) on a split's cached rows (plain view)."""
+    rows = split.images[:, 0]
+    features = tower_features(tower, rows) if tower is not None else rows
+    with torch.inference_mode():
+        images = heads.embed_images(torch.from_numpy(features)).numpy()
         captions = heads.embed_texts(torch.from_numpy(split.captions)).numpy()
     t2i = text_to_image_ranks(images, captions[split.first_caption])
     i2t = image_to_text_ranks(images, captions, split.caption_owner)
@@ -138,22 +173,39 @@ def _sample_batch(
     return split.images[index, views], split.captions[split.first_caption[index] + offset]
 
 
-def _new_state(config: TrainConfig) -> _State:
+def _param_groups(module: nn.Module, weight_decay: float, lr_scale: float) -> list[dict[str, Any]]:
+    """AdamW groups: matrices decay, vectors and scalars do not; ``lr_scale`` x the base rate."""
+    params = [p for p in module.parameters() if p.requires_grad]
+    return [
+        {"params": [p for p in params if p.ndim >= 2], "weight_decay": weight_decay,
+         "lr_scale": lr_scale},
+        {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0, "lr_scale": lr_scale},
+    ]
+
+
+def _new_state(config: TrainConfig, tower: nn.Module | None = None) -> _State:
     torch.manual_seed(config.seed)
     heads = AlignmentHeads(config.spec)
-    decay = [p for n, p in heads.named_parameters() if p.ndim >= 2]
-    no_decay = [p for n, p in heads.named_parameters() if p.ndim < 2]
-    optimizer = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": config.weight_decay},
-         {"params": no_decay, "weight_decay": 0.0}],
-        lr=config.lr,
+    groups = _param_groups(heads, config.weight_decay, 1.0)
+    if tower is not None:
+        groups += _param_groups(tower, config.weight_decay, config.tower_lr_scale)
+    optimizer = torch.optim.AdamW(groups, lr=config.lr)
+    averaged = config.ema_decay > 0
+    return _State(
+        heads, optimizer, np.random.default_rng(config.seed),
+        ema=copy.deepcopy(heads).eval() if averaged else None, tower=tower,
+        ema_tower=copy.deepcopy(tower).eval() if averaged and tower is not None else None,
     )
-    ema = copy.deepcopy(heads).eval() if config.ema_decay > 0 else None
-    return _State(heads, optimizer, np.random.default_rng(config.seed), ema=ema)
+
+
+def _set_mode(state: _State, training: bool) -> None:
+    for module in (state.heads, state.tower):
+        if module is not None:
+            module.train(training)
 
 
 def _run_epoch(state: _State, split: SplitFeatures, config: TrainConfig, total: int) -> float:
-    state.heads.train()
+    _set_mode(state, True)
     loss_fn, losses = ClipLoss(), []
     order = state.rng.permutation(split.n_images)
     warmup = int(config.warmup_fraction * total)
@@ -163,10 +215,14 @@ def _run_epoch(state: _State, split: SplitFeatures, config: TrainConfig, total: 
             break
         images, texts = _sample_batch(split, index, state.rng, config.first_caption_prob)
         image_t, text_t = torch.from_numpy(images), torch.from_numpy(texts)
+        if state.tower is not None:
+            image_t = state.tower(image_t)
         if config.feature_noise > 0:
-            image_t = image_t + config.feature_noise * image_t.std() * torch.randn_like(image_t)
+            noise = config.feature_noise * image_t.detach().std()
+            image_t = image_t + noise * torch.randn_like(image_t)
+        factor = warmup_cosine(state.step, warmup, total)
         for group in state.optimizer.param_groups:
-            group["lr"] = config.lr * warmup_cosine(state.step, warmup, total)
+            group["lr"] = config.lr * group.get("lr_scale", 1.0) * factor
         loss = loss_fn(
             state.heads.embed_images(image_t), state.heads.embed_texts(text_t),
             state.heads.scale(), torch.from_numpy(split.groups[index]),
@@ -177,7 +233,7 @@ def _run_epoch(state: _State, split: SplitFeatures, config: TrainConfig, total: 
         state.update_ema(config.ema_decay)
         state.step += 1
         losses.append(loss.item())
-    state.heads.eval()
+    _set_mode(state, False)
     return float(np.mean(losses)) if losses else float("nan")
 
 
@@ -191,20 +247,26 @@ def _save_state(path: Path, state: _State, config: TrainConfig) -> None:
         "best_weights": state.best_weights, "stale": state.stale,
         "history": [asdict(record) for record in state.history],
         "ema": state.ema.state_dict() if state.ema is not None else None,
+        "tower": _weights(state.tower), "ema_tower": _weights(state.ema_tower),
+        "best_tower": state.best_tower,
     }
     tmp = path.with_suffix(".tmp")
     torch.save(payload, tmp)
     tmp.replace(path)
 
 
-def _load_state(path: Path, config: TrainConfig) -> _State | None:
+def _weights(module: nn.Module | None) -> dict[str, torch.Tensor] | None:
+    return module.state_dict() if module is not None else None
+
+
+def _load_state(path: Path, config: TrainConfig, tower: nn.Module | None) -> _State | None:
     if not path.exists():
         return None
     payload = torch.load(path, weights_only=False)
     if payload.get("fingerprint") != config.fingerprint():
         log.warning("ignoring %s: it was made with another training configuration", path)
         return None
-    state = _new_state(config)
+    state = _new_state(config, tower)
     state.heads.load_state_dict(payload["heads"])
     state.optimizer.load_state_dict(payload["optimizer"])
     state.rng.bit_generator.state = payload["rng"]
@@ -214,12 +276,16 @@ def _load_state(path: Path, config: TrainConfig) -> _State | None:
     state.history = [EpochRecord(**record) for record in payload["history"]]
     if state.ema is not None:
         state.ema.load_state_dict(payload["ema"])
+    for module, name in ((state.tower, "tower"), (state.ema_tower, "ema_tower")):
+        if module is not None:
+            module.load_state_dict(payload[name])
+    state.best_tower = payload.get("best_tower") or {}
     log.info("resuming training from %s after epoch %d", path, state.epoch)
     return state
 
 
 def _record(state: _State, val: SplitFeatures, loss: float, seconds: float) -> EpochRecord:
-    metrics = evaluate_features(state.model, val)
+    metrics = evaluate_features(state.model, val, state.model_tower)
     return EpochRecord(
         epoch=state.epoch, loss=loss, lr=float(state.optimizer.param_groups[0]["lr"]),
         temperature=float(1.0 / state.model.scale().detach()),
@@ -232,6 +298,8 @@ def _update_best(state: _State, record: EpochRecord) -> None:
     if record.score > state.best_score:
         state.best_score, state.best_epoch, state.stale = record.score, record.epoch, 0
         state.best_weights = copy.deepcopy(state.model.state_dict())
+        tower = state.model_tower
+        state.best_tower = copy.deepcopy(tower.state_dict()) if tower is not None else {}
     else:
         state.stale += 1
 
@@ -242,10 +310,16 @@ def train_heads(
     config: TrainConfig,
     state_path: Path | None = None,
     on_epoch: Callable[[EpochRecord], None] | None = None,
+    tower: nn.Module | None = None,
 ) -> TrainResult:
-    """Train heads on ``train``, early-stopped on ``val``; resumable through ``state_path``."""
+    """Train heads on ``train``, early-stopped on ``val``; resumable through ``state_path``.
+
+    ``tower`` (trained in place, ending with its best weights) maps the splits' image rows to the
+    heads' image features; without it the rows are the features.
+    """
     started = time.perf_counter()
-    state = (_load_state(state_path, config) if state_path else None) or _new_state(config)
+    loaded = _load_state(state_path, config, tower) if state_path else None
+    state = loaded or _new_state(config, tower)
     steps_per_epoch = max(1, -(-train.n_images // config.batch_size))
     total = config.epochs * steps_per_epoch
     while state.epoch < config.epochs and state.stale < config.patience:
@@ -260,6 +334,10 @@ def train_heads(
         if on_epoch:
             on_epoch(record)
     state.heads.load_state_dict(state.best_weights)
+    if state.tower is not None:
+        state.tower.load_state_dict(state.best_tower)
+        state.tower.eval()
     return TrainResult(
-        state.heads.eval(), state.history, state.best_epoch, time.perf_counter() - started
+        state.heads.eval(), state.history, state.best_epoch, time.perf_counter() - started,
+        state.tower,
     )

@@ -33,6 +33,8 @@ def test_train_evaluate_and_switch_versions(
     card = json.loads((data_dir / "models" / "v1" / "card.json").read_text())
     assert card["name"] == "v1" and card["dims"]["embed"] == 256
     assert set(card["metrics"]) == {"val", "test"} and len(card["data_hash"]) == 64
+    assert "finetune" not in card["towers"]["image"]
+    assert not (data_dir / "models" / "v1" / "tower.safetensors").exists()
     assert (data_dir / "models" / "v1" / "training.png").stat().st_size > 0
 
     out = json.loads(run(data_dir, "evaluate", "--manifest", manifest, "--split", "test", "--json"))
@@ -86,6 +88,22 @@ def test_train_options_reach_the_card(data_dir: Path, emoji_dir: Path) -> None:
         app, ["--data-dir", str(data_dir), "train", "--manifest", manifest, "--views", "tilt"]
     )
     assert result.exit_code != 0 and not (data_dir / "models" / "v1").exists()
+
+
+def test_finetune_setting_and_flags_reach_the_card(
+    data_dir: Path, emoji_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MODALIGN_ENCODERS__FINETUNE_TOP", "1")
+    manifest = str(emoji_dir / "manifest.jsonl")
+    run(data_dir, "train", "--manifest", manifest, "--epochs", "1", "--version", "ft",
+        "--tower-lr-scale", "0.5")
+    card = json.loads((data_dir / "models" / "ft" / "card.json").read_text())
+    assert card["towers"]["image"]["finetune"]["top_blocks"] == 1
+    assert card["towers"]["image"]["finetune"]["lr_scale"] == 0.5
+    assert (data_dir / "models" / "ft" / "tower.safetensors").exists()
+    run(data_dir, "train", "--manifest", manifest, "--epochs", "1", "--version", "frozen",
+        "--finetune-top", "0")
+    assert not (data_dir / "models" / "frozen" / "tower.safetensors").exists()
 
 
 def test_evaluate_without_a_model_fails_cleanly(data_dir: Path, emoji_dir: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -62,6 +63,40 @@ def test_early_stopping_keeps_the_best_epoch() -> None:
     result = train_heads(data, data, TrainConfig(spec=SPEC, epochs=50, batch_size=16, patience=2))
     assert len(result.history) < 50
     assert result.best_epoch == max(result.history, key=lambda r: r.score).epoch
+
+
+Weights = dict[str, torch.Tensor]
+
+
+def tower_run(config: TrainConfig, state: Path | None = None,
+              on_epoch: Callable[[EpochRecord], None] | None = None) -> tuple[Weights, Weights]:
+    torch.manual_seed(1)
+    tower = torch.nn.Sequential(torch.nn.Linear(16, 16), torch.nn.GELU())
+    data = toy_split(48, 1)
+    result = train_heads(data, data, config, state, on_epoch, tower=tower)
+    assert result.tower is tower
+    return result.heads.state_dict(), tower.state_dict()
+
+
+def test_a_tower_is_trained_with_the_heads_at_its_own_rate(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    torch.manual_seed(1)
+    initial = torch.nn.Sequential(torch.nn.Linear(16, 16), torch.nn.GELU()).state_dict()
+    config = replace(CONFIG, finetune_top=1, tower_lr_scale=0.5, ema_decay=0.9)
+    heads, tower = tower_run(config)
+    assert not same(tower, initial)
+    assert same(tower_run(config)[1], tower)
+    assert same(tower_run(replace(config, tower_lr_scale=0.0))[1], initial)
+
+    def stop_after_two(record: EpochRecord) -> None:
+        if record.epoch == 2:
+            raise StopTrainingError
+
+    with pytest.raises(StopTrainingError):
+        tower_run(config, tmp_path / "state.pt", stop_after_two)
+    resumed_heads, resumed_tower = tower_run(config, tmp_path / "state.pt")
+    assert same(resumed_heads, heads) and same(resumed_tower, tower)
 
 
 def test_warmup_then_cosine() -> None:
