@@ -77,10 +77,17 @@ def map_stage(res: IngestResources, staged: StagedBatch) -> StagedBatch:
     """Mapper: skip what the catalog holds for the version, encode the rest."""
     if staged.target is None or not staged.items:
         return staged
-    with staged.timer.stage("skip"):
-        staged.works = plan_work(res.sessions, staged.target.version_id, staged.valid)
+    skip_stage(res, staged)
     with staged.timer.stage("encode"):
         encode_work(res.encoder(staged.target.version), staged.works)
+    return staged
+
+
+def skip_stage(res: IngestResources, staged: StagedBatch) -> StagedBatch:
+    """The works of a read batch: what the catalog does not hold yet for the version."""
+    if staged.target is not None and staged.items:
+        with staged.timer.stage("skip"):
+            staged.works = plan_work(res.sessions, staged.target.version_id, staged.valid)
     return staged
 
 
@@ -125,6 +132,15 @@ def _on_finish(res: IngestResources, target: BatchTarget, timer: StageTimer) -> 
     with timer.stage("optimize"), res.store.use() as store:
         store.optimize(version=target.version)
     sync_active_version(res, target.job_id)
+
+
+def job_version(res: IngestResources, job_id: int) -> str:
+    """The name of the model version a job embeds into."""
+    with session_scope(res.sessions) as session:
+        job = repo.get_job(session=session, job_id=job_id)
+        if job.model_version_id is None:
+            raise ConfigError(f"job {job_id} has no model version")
+        return repo.get_model_version(session=session, ref=job.model_version_id).name
 
 
 def load_batch(
