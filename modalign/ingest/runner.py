@@ -8,6 +8,7 @@ store: tasks go by name.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -19,7 +20,11 @@ from modalign.ingest.jobs import resume, wait_with_redelivery
 from modalign.ingest.pipeline import BatchResult
 from modalign.ingest.plan import create_ingest_job
 from modalign.ingest.progress import JobProgress
+from modalign.ingest.resources import IngestResources
 from modalign.ingest.sources import SourceSpec
+
+if TYPE_CHECKING:
+    from modalign.encoders.dual import DualEncoder
 
 
 class JobRunner:
@@ -53,21 +58,50 @@ class JobRunner:
         return create_ingest_job(self.sessions, source, dataset=dataset, tags=tags, model=model)
 
     def run_here(self, job_id: int, on_batch: Callable[[BatchResult], None] | None = None) -> None:
-        """Plan (or finish planning) and run every unfinished batch in this process."""
-        from modalign.encoders.load import load_dual_encoder
-        from modalign.ingest.resources import IngestResources, store_access
+        """Plan (or finish planning) and run every unfinished batch in this process (encoding
+        in a child process unless ``ingest.encoder_process`` is off)."""
+        res = self._resources()
+        try:
+            if self.settings.ingest.encoder_process:
+                self._run_overlapped(res, job_id, on_batch)
+            else:
+                resume(self.settings, self.sessions, InProcessDispatcher(res, on_batch), job_id)
+        finally:
+            res.close()
+
+    def _run_overlapped(
+        self,
+        res: IngestResources,
+        job_id: int,
+        on_batch: Callable[[BatchResult], None] | None,
+    ) -> None:
+        from modalign.ingest.encoder_process import EncoderProcess
+        from modalign.ingest.overlap import OverlappedDispatcher
+
+        encoder = EncoderProcess(self.settings)
+        try:
+            dispatcher = OverlappedDispatcher(res, encoder, on_batch)
+            dispatcher.prepare(job_id)  # the child loads the model while the job is planned
+            resume(self.settings, self.sessions, dispatcher, job_id)
+        finally:
+            encoder.close()
+
+    def _resources(self) -> IngestResources:
+        from modalign.ingest.resources import store_access
 
         settings = self.settings
-        res = IngestResources(
+
+        def load(version: str) -> DualEncoder:  # torch is imported only if this runs
+            from modalign.encoders.load import load_dual_encoder
+
+            return load_dual_encoder(settings, version)
+
+        return IngestResources(
             settings=settings,
             sessions=self.sessions,
             store=store_access(settings, shared=False),
-            encoder_loader=lambda version: load_dual_encoder(settings, version),
+            encoder_loader=load,
         )
-        try:
-            resume(settings, self.sessions, InProcessDispatcher(res, on_batch), job_id)
-        finally:
-            res.close()
 
     def send(self, job_id: int) -> list[int]:
         """Plan and send the unfinished batches to Celery; returns the batch numbers sent."""
