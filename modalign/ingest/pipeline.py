@@ -92,13 +92,13 @@ def skip_stage(res: IngestResources, staged: StagedBatch) -> StagedBatch:
 
 
 def write_stage(res: IngestResources, staged: StagedBatch) -> BatchResult:
-    """Writer: catalog rows and points (see :mod:`~modalign.ingest.write`); the last batch
-    finishes the job."""
+    """Writer: catalog rows and points (see :mod:`~modalign.ingest.write`; ``upsert``, the
+    store's share of ``write``, is timed on its own); the last batch finishes the job."""
     target, timer = staged.target, staged.timer
     if target is None or not staged.items:
         return BatchResult(staged.job_id, staged.batch_no)
     with timer.stage("write"):
-        outcome = write_batch(res, target, staged.works, staged.failures)
+        outcome = write_batch(res, target, staged.works, staged.failures, timer)
     if outcome.finished_job:
         _on_finish(res, target, timer)
     log.info(

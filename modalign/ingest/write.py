@@ -25,6 +25,7 @@ from modalign.catalog import repo
 from modalign.catalog.db import session_scope
 from modalign.catalog.models import Asset, ItemStatus
 from modalign.ingest.resources import IngestResources
+from modalign.ingest.timing import StageTimer
 from modalign.ingest.validate import Failure
 from modalign.ingest.work import AssetWork
 from modalign.search.naming import Kind, caption_point_id, image_point_id
@@ -61,13 +62,16 @@ def write_batch(
     target: BatchTarget,
     works: Sequence[AssetWork],
     failures: Sequence[Failure],
+    timer: StageTimer | None = None,
 ) -> WriteOutcome:
-    """Record the batch (see the module docstring); returns what changed."""
+    """Record the batch (see the module docstring); returns what changed. The store part (with
+    any wait for the writer lock) is timed as ``upsert`` on ``timer``."""
     good = [w for w in works if w.error is None]
     with session_scope(res.sessions) as session:
         _drop_images_embedded_meanwhile(session, target, good)
         images, captions, assets = _record_assets(session, target, good)
-    _upsert_points(res, target, images, captions)
+    with (timer or StageTimer()).stage("upsert"):
+        _upsert_points(res, target, images, captions)
     with session_scope(res.sessions) as session:
         repo.record_embedded(
             session=session, asset_ids=assets.values(), model_version_id=target.version_id
