@@ -4,19 +4,26 @@ One run measures, on a sample of the demo manifest (every k-th line, so both sou
 
 - encoding only: the image tower (ONNX) and the text tower plus the heads on the same batches of
   already decoded images and their captions, 1 torch thread (best of two passes);
-- embedded: ``modalign ingest`` in-process (SQLite catalog, qdrant-edge store), 1 torch thread;
+- embedded: ``modalign ingest`` in-process (SQLite catalog, qdrant-edge store), 1 torch thread:
+  this process reads, decodes and writes while a child process encodes (started with the job, so
+  its model load is inside the timed run); ``--sequential`` adds the one-process path
+  (``ingest.encoder_process`` off), whose towers are already loaded here by the encoding-only run;
 - Celery with 1 and with 2 worker processes of 1 torch thread each (private redis-server, SQLite
-  catalog shared by the processes, qdrant-edge store written under the writer lock).
+  catalog shared by the processes, qdrant-edge store written under the writer lock); their stage
+  seconds come from the workers' batch log lines;
+- ``--scaling``: encoding only in 1 and in 2 simultaneous processes: what two processes of the
+  same compute get from this machine, the ceiling of Celery's 2-vs-1 gain.
 
 End-to-end time runs from job creation to the job's finish as recorded in the catalog (planning,
 decoding, hashing, encoding, upserts and catalog writes). The model is a checkpoint with random
 heads of the default shape: the same compute as a trained one; its collections are created during
 set-up, as they would exist before any real ingest into a version. Prints a table, then one JSON
 object as the last line, with ``embedded_cpu_ratio`` (encoding-only CPU seconds / end-to-end CPU
-seconds of the embedded run: the cost ratio, which other processes' load does not distort) and
-the load average. Run with ``nice``; the machine is shared.
+seconds of the embedded run, its encoder process included: the cost ratio, which other
+processes' load does not distort) and the load average. Run with ``nice``; the machine is shared.
 
     nice .venv/bin/python bench/ingest.py [--limit 512] [--batch-size 64] [--no-celery]
+        [--sequential] [--scaling] [--workers 1,2] [--keep]
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -46,6 +54,12 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--limit", type=int, default=512)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--no-celery", action="store_true")
+    parser.add_argument(
+        "--sequential", action="store_true", help="Also run the one-process embedded path."
+    )
+    parser.add_argument(
+        "--scaling", action="store_true", help="Also run encoding-only in 1 and 2 processes."
+    )
     parser.add_argument("--workers", default="1,2", help="Celery worker process counts to run.")
     parser.add_argument("--keep", action="store_true", help="Keep the work directory.")
     return parser.parse_args()
@@ -65,15 +79,23 @@ def sample_manifest(manifest: Path, target: Path, limit: int) -> Path:
     return out
 
 
-def settings_for(data_dir: Path, cache: Path, batch_size: int, **broker: str) -> Settings:
+def settings_for(
+    data_dir: Path, cache: Path, batch_size: int, *, encoder_process: bool = True, **broker: str
+) -> Settings:
     data_dir.mkdir(parents=True)
     (data_dir / "cache").symlink_to(cache, target_is_directory=True)
     return Settings(
         paths={"data_dir": data_dir},
         encoders={"torch_threads": 1, "image_backend": "onnx"},
-        ingest={"batch_size": batch_size},
+        ingest={"batch_size": batch_size, "encoder_process": encoder_process},
         broker={"mode": "celery" if broker else "inprocess", **broker},
     )
+
+
+def cpu_seconds() -> float:
+    """CPU seconds of this process and of its children that have exited."""
+    times = os.times()
+    return times.user + times.system + times.children_user + times.children_system
 
 
 def register_random_model(settings: Settings) -> None:
@@ -108,22 +130,12 @@ def create_collections(settings: Settings, dim: int) -> None:
 
 def encoding_only(settings: Settings, manifest: Path, batch_size: int) -> dict[str, Any]:
     """Items/s of the towers + heads alone on the decoded images and captions, in batches."""
-    from modalign.encoders.load import load_dual_encoder
-    from modalign.ingest.images import decode_image
-    from modalign.ingest.sources import SourceSpec, iter_source
-
     register_random_model(settings)
-    encoder = load_dual_encoder(settings, MODEL)
-    items = list(iter_source(SourceSpec(manifest, "manifest"), max_caption_chars=2000))
-    images = [decode_image(i.path, settings.ingest).image for i in items if i.path]
-    captions = [list(i.captions) for i in items]
-    encoder.encode_images(images[:2]), encoder.encode_texts(["warm up"])  # load the towers
+    encoder, images, captions = loaded_inputs(settings, manifest)
     runs = []
     for _ in range(2):  # best of two: the machine is shared
         start, cpu = time.perf_counter(), time.process_time()
-        for at in range(0, len(images), batch_size):
-            encoder.encode_images(images[at : at + batch_size])
-            encoder.encode_texts([c for cs in captions[at : at + batch_size] for c in cs])
+        encode_batches(encoder, images, captions, batch_size)
         runs.append((time.perf_counter() - start, time.process_time() - cpu))
     seconds, cpu_seconds = min(runs)
     return {
@@ -132,6 +144,58 @@ def encoding_only(settings: Settings, manifest: Path, batch_size: int) -> dict[s
         "items_per_s": len(images) / seconds,
         "cpu_seconds": cpu_seconds,
     }
+
+
+def loaded_inputs(settings: Settings, manifest: Path) -> tuple[Any, list[Any], list[list[str]]]:
+    """The bench model's encoder with both towers loaded, the decoded images, their captions."""
+    from modalign.encoders.load import load_dual_encoder
+    from modalign.ingest.images import decode_image
+    from modalign.ingest.sources import SourceSpec, iter_source
+
+    encoder = load_dual_encoder(settings, MODEL)
+    items = list(iter_source(SourceSpec(manifest, "manifest"), max_caption_chars=2000))
+    images = [decode_image(i.path, settings.ingest).image for i in items if i.path]
+    captions = [list(i.captions) for i in items]
+    encoder.encode_images(images[:2]), encoder.encode_texts(["warm up"])  # load the towers
+    return encoder, images, captions
+
+
+def encode_batches(
+    encoder: Any, images: list[Any], captions: list[list[str]], batch_size: int
+) -> None:
+    for at in range(0, len(images), batch_size):
+        encoder.encode_images(images[at : at + batch_size])
+        encoder.encode_texts([c for cs in captions[at : at + batch_size] for c in cs])
+
+
+def scaling_process(
+    settings: Settings, manifest: Path, batch_size: int, barrier: Any, out: Any
+) -> None:
+    """One process of the scaling run: encode every item once all processes are ready."""
+    encoder, images, captions = loaded_inputs(settings, manifest)
+    barrier.wait()
+    start = time.perf_counter()
+    encode_batches(encoder, images, captions, batch_size)
+    out.put(len(images) / (time.perf_counter() - start))
+
+
+def encoding_scaling(settings: Settings, manifest: Path, batch_size: int) -> dict[str, float]:
+    """Encoding-only items/s of 1 and of 2 simultaneous processes (1 thread each): the most
+    that Celery's 2 workers can gain over 1 on this machine, whatever the pipeline does."""
+    import multiprocessing as mp
+
+    context = mp.get_context("spawn")
+    rates = {}
+    for processes in (1, 2):
+        barrier, out = context.Barrier(processes), context.Queue()
+        args = (settings, manifest, batch_size, barrier, out)
+        children = [context.Process(target=scaling_process, args=args) for _ in range(processes)]
+        for child in children:
+            child.start()
+        rates[str(processes)] = sum(out.get() for _ in children)
+        for child in children:
+            child.join()
+    return {**rates, "ratio": rates["2"] / rates["1"]}
 
 
 def job_seconds(settings: Settings, job_id: int) -> tuple[float, dict[str, Any]]:
@@ -159,16 +223,19 @@ def embedded(settings: Settings, manifest: Path) -> dict[str, Any]:
 
     register_random_model(settings)
     stages: dict[str, float] = {}
+    first_wait: list[float] = []
 
     def collect(result: BatchResult) -> None:
         for name, secs in result.seconds.items():
             stages[name] = stages.get(name, 0.0) + secs
+        if not first_wait:  # how long the first batch waited for the (starting) encoder
+            first_wait.append(result.seconds.get("encode_wait", 0.0))
 
     runner = JobRunner(settings)
-    cpu = time.process_time()
+    cpu = cpu_seconds()
     job_id = runner.create(SourceSpec(manifest, "manifest"))
-    runner.run_here(job_id, on_batch=collect)
-    cpu_seconds = time.process_time() - cpu
+    runner.run_here(job_id, on_batch=collect)  # its encoder process has exited on return
+    cpu_used = cpu_seconds() - cpu
     seconds, state = job_seconds(settings, job_id)
     items = state["done"] + state["failed"]
     stage_s = {k: round(v, 2) for k, v in stages.items()}
@@ -177,7 +244,8 @@ def embedded(settings: Settings, manifest: Path) -> dict[str, Any]:
         "seconds": seconds,
         "items_per_s": items / seconds,
         **state,
-        "cpu_seconds": cpu_seconds,
+        "cpu_seconds": cpu_used,
+        "first_batch_encode_wait": first_wait[0] if first_wait else 0.0,
         "stage_seconds": stage_s,
     }
 
@@ -279,7 +347,26 @@ def celery(settings: Settings, manifest: Path, processes: int) -> dict[str, Any]
         log.close()
     seconds, state = job_seconds(settings, job_id)
     items = state["done"] + state["failed"]
-    return {"items": items, "seconds": seconds, "items_per_s": items / seconds, **state}
+    stages = worker_stages(settings.paths.data_dir / "worker.log", job_id)
+    return {
+        "items": items,
+        "seconds": seconds,
+        "items_per_s": items / seconds,
+        **state,
+        "stage_seconds": stages,
+    }
+
+
+def worker_stages(log_path: Path, job_id: int) -> dict[str, float]:
+    """Stage seconds summed over the job's batches, from the workers' batch log lines
+    (``upsert`` includes the wait for the store's writer lock)."""
+    line = re.compile(rf"job {job_id} batch \d+: .*; (.*)$")
+    stages: dict[str, float] = {}
+    for text in log_path.read_text(errors="replace").splitlines():
+        if match := line.search(text):
+            for name, ms in re.findall(r"(\w+)=(\d+)ms", match.group(1)):
+                stages[name] = stages.get(name, 0.0) + int(ms) / 1000
+    return {k: round(v, 2) for k, v in stages.items()}
 
 
 def report(results: dict[str, Any], encode: dict[str, Any], args: argparse.Namespace) -> None:
@@ -318,12 +405,16 @@ def main() -> None:
     cache.mkdir()
     try:
         manifest = sample_manifest(args.manifest, work / "source", args.limit)
-        encode = encoding_only(
-            settings_for(work / "encode", cache, args.batch_size), manifest, args.batch_size
-        )
+        encode_settings = settings_for(work / "encode", cache, args.batch_size)
+        encode = encoding_only(encode_settings, manifest, args.batch_size)
+        if args.scaling:
+            encode["scaling"] = encoding_scaling(encode_settings, manifest, args.batch_size)
         results = {
             "embedded": embedded(settings_for(work / "embedded", cache, args.batch_size), manifest)
         }
+        if args.sequential:
+            one = settings_for(work / "sequential", cache, args.batch_size, encoder_process=False)
+            results["embedded_sequential"] = embedded(one, manifest)
         if not args.no_celery:
             redis_process, url = start_redis(work)
             try:
