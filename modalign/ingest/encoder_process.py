@@ -21,6 +21,7 @@ import logging
 import multiprocessing as mp
 import os
 import queue
+import signal
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -112,7 +113,12 @@ class EncoderProcess:
     # -- internals ---------------------------------------------------------------------------
 
     def _send(self, version: str, inputs: list[EncodeInput], *, expect_reply: bool) -> None:
-        if self._process is None or not self._process.is_alive():
+        process = self._process
+        if process is None or not process.is_alive():
+            if process is not None and self._outstanding:  # replies owed by a dead child
+                code = process.exitcode
+                self._abandon()
+                raise EncoderError(f"the encoder process exited (code {code})")
             self._start()
         self._seq += 1
         seq = self._seq if expect_reply else -self._seq
@@ -166,7 +172,9 @@ class EncoderProcess:
 
 
 def serve(settings: Settings, requests: Any, replies: Any, log_level: int) -> None:
-    """The child's loop: load encoders on first use, answer requests in order until None."""
+    """The child's loop: load encoders on first use, answer requests in order until None (or
+    until the parent is gone). Ctrl-C is the parent's to handle: it stops this process."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     logging.basicConfig(
         level=log_level, format="%(asctime)s %(levelname)s %(name)s [encoder] %(message)s"
     )
@@ -175,10 +183,19 @@ def serve(settings: Settings, requests: Any, replies: Any, log_level: int) -> No
         os.environ.setdefault(name, threads)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     encoders: dict[str, DualEncoder] = {}
-    while (request := requests.get()) is not None:  # None: stop
+    while (request := _next_request(requests)) is not None:
         reply = _answer(settings, encoders, request)
         if request.seq > 0:
             replies.put(reply)
+
+
+def _next_request(requests: Any) -> EncodeRequest | None:
+    """The next request; None when told to stop or when the parent has gone."""
+    try:
+        request: EncodeRequest | None = requests.get()
+    except (EOFError, OSError):
+        return None
+    return request
 
 
 def _answer(

@@ -155,15 +155,25 @@ def test_a_broken_encoder_leaves_items_pending(resources: IngestResources, tmp_p
     assert unfinished_batches(resources.sessions, job_id) == [0, 1]
 
 
+def _kill(process: EncoderProcess) -> None:
+    child = process._process
+    assert child is not None and child.pid is not None
+    os.kill(child.pid, signal.SIGKILL)
+    child.join(10)
+
+
 def test_the_encoder_process_reports_errors_and_its_death(ingest_settings: Settings) -> None:
     process = EncoderProcess(ingest_settings)
     try:
         process.submit("no-such-model", [])
-        pid = process._process.pid if process._process else None
-        assert pid is not None
-        os.kill(pid, signal.SIGKILL)
+        _kill(process)
         with pytest.raises(EncoderError, match="exited"):
             process.receive()
+        process.submit("no-such-model", [])
+        _kill(process)
+        with pytest.raises(EncoderError, match="exited"):  # a reply was owed: no silent restart
+            process.submit("no-such-model", [])
+        assert process.outstanding == 0
         process.submit("no-such-model", [])  # a new child
         with pytest.raises(NotFoundError):
             process.receive()
