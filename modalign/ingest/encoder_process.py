@@ -155,11 +155,17 @@ class EncoderProcess:
                     raise EncoderError(f"the encoder process exited (code {code})") from None
 
     def _abandon(self) -> None:
-        """Forget the child and what it owed (it died, or the protocol broke)."""
+        """Stop the child if it runs and forget what it owed. SIGTERM makes it exit through
+        its normal shutdown, so the semaphores its libraries created are released (killed
+        outright, it would leave the parent's resource tracker warning about them at exit)."""
         self._outstanding.clear()
-        if self._process is not None and self._process.is_alive():
-            self._process.terminate()
-            self._process.join(STOP_SECONDS)
+        process = self._process
+        if process is not None and process.is_alive():
+            process.terminate()
+            process.join(STOP_SECONDS)
+            if process.is_alive():
+                process.kill()
+                process.join(STOP_SECONDS)
         self._release()
 
     def _release(self) -> None:
@@ -175,6 +181,7 @@ def serve(settings: Settings, requests: Any, replies: Any, log_level: int) -> No
     """The child's loop: load encoders on first use, answer requests in order until None (or
     until the parent is gone). Ctrl-C is the parent's to handle: it stops this process."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _exit_now)
     logging.basicConfig(
         level=log_level, format="%(asctime)s %(levelname)s %(name)s [encoder] %(message)s"
     )
@@ -187,6 +194,10 @@ def serve(settings: Settings, requests: Any, replies: Any, log_level: int) -> No
         reply = _answer(settings, encoders, request)
         if request.seq > 0:
             replies.put(reply)
+
+
+def _exit_now(signum: int, frame: Any) -> None:
+    raise SystemExit(0)  # unwinds through multiprocessing's shutdown (finalizers run)
 
 
 def _next_request(requests: Any) -> EncodeRequest | None:
