@@ -8,6 +8,8 @@ One run measures, on a sample of the demo manifest (every k-th line, so both sou
   this process reads, decodes and writes while a child process encodes (started with the job, so
   its model load is inside the timed run); ``--sequential`` adds the one-process path
   (``ingest.encoder_process`` off), whose towers are already loaded here by the encoding-only run;
+- ``--cli``: both embedded paths from nothing, as ``modalign ingest`` subprocesses (``cli`` with
+  the encoder process, ``cli_sequential`` without), so each pays its imports and model load;
 - Celery with 1 and with 2 worker processes of 1 torch thread each (private redis-server, SQLite
   catalog shared by the processes, qdrant-edge store written under the writer lock); their stage
   seconds come from the workers' batch log lines;
@@ -23,7 +25,7 @@ seconds of the embedded run, its encoder process included: the cost ratio, which
 processes' load does not distort) and the load average. Run with ``nice``; the machine is shared.
 
     nice .venv/bin/python bench/ingest.py [--limit 512] [--batch-size 64] [--no-celery]
-        [--sequential] [--scaling] [--workers 1,2] [--keep]
+        [--sequential] [--cli] [--scaling] [--workers 1,2] [--keep]
 """
 
 from __future__ import annotations
@@ -59,6 +61,9 @@ def parse() -> argparse.Namespace:
     )
     parser.add_argument(
         "--scaling", action="store_true", help="Also run encoding-only in 1 and 2 processes."
+    )
+    parser.add_argument(
+        "--cli", action="store_true", help="Also run both embedded paths as `modalign ingest`."
     )
     parser.add_argument("--workers", default="1,2", help="Celery worker process counts to run.")
     parser.add_argument("--keep", action="store_true", help="Keep the work directory.")
@@ -250,6 +255,32 @@ def embedded(settings: Settings, manifest: Path) -> dict[str, Any]:
     }
 
 
+def embedded_cli(settings: Settings, manifest: Path) -> dict[str, Any]:
+    """``modalign ingest`` in a fresh process (its imports and model load inside the job)."""
+    register_random_model(settings)
+    env = {
+        **os.environ,
+        "MODALIGN_PATHS__DATA_DIR": str(settings.paths.data_dir),
+        "MODALIGN_ENCODERS__TORCH_THREADS": "1",
+        "MODALIGN_ENCODERS__IMAGE_BACKEND": "onnx",
+        "MODALIGN_INGEST__BATCH_SIZE": str(settings.ingest.batch_size),
+        "MODALIGN_INGEST__ENCODER_PROCESS": str(settings.ingest.encoder_process).lower(),
+    }
+    command = [str(Path(sys.executable).parent / "modalign"), "ingest", str(manifest)]
+    cpu = cpu_seconds()
+    subprocess.run(command, env=env, check=True, capture_output=True)
+    cpu_used = cpu_seconds() - cpu
+    seconds, state = job_seconds(settings, 1)
+    items = state["done"] + state["failed"]
+    return {
+        "items": items,
+        "seconds": seconds,
+        "items_per_s": items / seconds,
+        **state,
+        "cpu_seconds": cpu_used,
+    }
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -415,6 +446,10 @@ def main() -> None:
         if args.sequential:
             one = settings_for(work / "sequential", cache, args.batch_size, encoder_process=False)
             results["embedded_sequential"] = embedded(one, manifest)
+        if args.cli:
+            for name, overlapped in (("cli", True), ("cli_sequential", False)):
+                data = settings_for(work / name, cache, args.batch_size, encoder_process=overlapped)
+                results[name] = embedded_cli(data, manifest)
         if not args.no_celery:
             redis_process, url = start_redis(work)
             try:
