@@ -85,9 +85,10 @@ def _metrics_table(results: list[EvalResult], console: Console) -> None:
 
 def _train_config(
     settings: Settings, epochs: int, head: str, regularisation: tuple[float, float, float],
-    tower: tuple[int, float],
+    tower: tuple[int, float], first_caption_prob: float,
 ) -> TrainConfig:
-    """The training configuration (regularisation; fine-tuned tower blocks and their lr scale)."""
+    """The training configuration (regularisation; fine-tuned tower blocks and their lr scale;
+    how often the name caption is the one sampled)."""
     from modalign.encoders.heads import HeadSpec
     from modalign.encoders.train import TrainConfig
 
@@ -100,6 +101,7 @@ def _train_config(
     return TrainConfig(
         spec=spec, epochs=epochs, seed=settings.seed, feature_noise=feature_noise,
         weight_decay=weight_decay, finetune_top=finetune_top, tower_lr_scale=tower_lr_scale,
+        first_caption_prob=first_caption_prob,
     )
 
 
@@ -185,6 +187,9 @@ def train(
         "0: frozen tower).")] = None,
     tower_lr_scale: Annotated[float, typer.Option(
         min=0.0, help="Fine-tuned tower's learning rate relative to the heads'.")] = 0.1,
+    first_caption_prob: Annotated[float, typer.Option(
+        min=0.0, max=1.0, help="Chance that a training step pairs an image with its name "
+        "caption rather than one of its other captions.")] = 0.3,
 ) -> None:
     """Train the projection heads of the dual encoder (or, with --baseline, the toy model)."""
     settings = settings_of(ctx)
@@ -199,7 +204,7 @@ def train(
             regularisation = (input_dropout, feature_noise, weight_decay)
             top = settings.encoders.finetune_top if finetune_top is None else finetune_top
             config = _train_config(
-                settings, epochs, kind, regularisation, (top, tower_lr_scale)
+                settings, epochs, kind, regularisation, (top, tower_lr_scale), first_caption_prob
             )
             _run_training(settings, path, version, config, _views(views))
     except ModalignError as exc:
