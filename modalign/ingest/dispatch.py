@@ -63,10 +63,15 @@ class InProcessDispatcher:
             except TransientError as exc:
                 if attempt == retries:
                     raise
-                delay = min(MAX_BACKOFF_SECONDS, 0.5 * 2**attempt)
-                log.warning("batch %d of job %d: %s; retry in %.1fs", batch_no, job_id, exc, delay)
-                time.sleep(delay)
+                back_off(job_id, batch_no, exc, attempt)
         raise AssertionError("unreachable")
+
+
+def back_off(job_id: int, batch_no: int, exc: TransientError, attempt: int) -> None:
+    """Log a transient error of a batch and sleep before retry ``attempt`` (exponential, capped)."""
+    delay = min(MAX_BACKOFF_SECONDS, 0.5 * 2**attempt)
+    log.warning("batch %d of job %d: %s; retry in %.1fs", batch_no, job_id, exc, delay)
+    time.sleep(delay)
 
 
 class CeleryDispatcher:

@@ -24,13 +24,12 @@ encoder, say) stops the job with its unwritten items pending, as in
 from __future__ import annotations
 
 import logging
-import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from modalign.errors import TransientError
-from modalign.ingest.dispatch import MAX_BACKOFF_SECONDS
+from modalign.ingest.dispatch import back_off
 from modalign.ingest.encode import apply_outputs, inputs_of
 from modalign.ingest.encoder_process import EncoderProcess
 from modalign.ingest.pipeline import (
@@ -85,9 +84,7 @@ class OverlappedDispatcher:
                 attempt = 0 if len(todo) < left else attempt
                 if attempt >= retries:
                     raise
-                delay = min(MAX_BACKOFF_SECONDS, 0.5 * 2**attempt)
-                log.warning("batch %d of job %d: %s; retry in %.1fs", todo[0], job_id, exc, delay)
-                time.sleep(delay)
+                back_off(job_id, todo[0], exc, attempt)
                 attempt += 1
             except Exception:
                 self.encoder.drain()

@@ -89,6 +89,13 @@ def _picture(path: Path, colour: tuple[int, int, int]) -> None:
     Image.new("RGB", (32, 24), colour).save(path)
 
 
+def _planned_job(resources: IngestResources, folder: Path) -> int:
+    """A job over an image folder, planned (its items and batches recorded), not run."""
+    job_id = create_ingest_job(resources.sessions, SourceSpec(folder, "folder"))
+    plan_job(resources.settings, resources.sessions, job_id)
+    return job_id
+
+
 def test_new_captions_of_known_images_are_embedded(
     resources: IngestResources, tmp_path: Path
 ) -> None:
@@ -128,8 +135,7 @@ def test_interrupted_planning_continues_without_duplicates(
     for i in range(10):
         _picture(tmp_path / f"src/{i:02d}.png", (i * 20, 0, 0))
     settings: Settings = resources.settings
-    job_id = create_ingest_job(resources.sessions, SourceSpec(tmp_path / "src", "folder"))
-    plan_job(settings, resources.sessions, job_id)
+    job_id = _planned_job(resources, tmp_path / "src")
     with session_scope(resources.sessions) as session:  # simulate a plan cut after 8 items
         rows = session.scalars(select(JobItem).where(JobItem.job_id == job_id, JobItem.seq >= 8))
         for row in rows:
@@ -174,8 +180,7 @@ def test_resume_reopens_a_job_failed_with_pending_items(
 ) -> None:
     for i in range(5):
         _picture(tmp_path / f"src/{i}.png", (i * 40, 0, 90))
-    job_id = create_ingest_job(resources.sessions, SourceSpec(tmp_path / "src", "folder"))
-    plan_job(resources.settings, resources.sessions, job_id)
+    job_id = _planned_job(resources, tmp_path / "src")
     with session_scope(resources.sessions) as session:  # e.g. the API's job thread crashed
         repo.set_job_status(session=session, job_id=job_id, status=JobStatus.FAILED, error="x")
     resume(resources.settings, resources.sessions, InProcessDispatcher(resources), job_id)
@@ -188,8 +193,7 @@ def test_a_batch_delivered_twice_is_counted_once(
 ) -> None:
     for i in range(6):
         _picture(tmp_path / f"src/{i}.png", (i * 40, 90, 0))
-    job_id = create_ingest_job(resources.sessions, SourceSpec(tmp_path / "src", "folder"))
-    plan_job(resources.settings, resources.sessions, job_id)
+    job_id = _planned_job(resources, tmp_path / "src")
     first_read = read_stage(resources, job_id, 0)
     second_read = read_stage(resources, job_id, 0)  # the broker re-delivered it meanwhile
     first = write_stage(resources, map_stage(resources, first_read))
@@ -213,8 +217,7 @@ def test_a_broken_encoder_leaves_items_pending(resources: IngestResources, tmp_p
     broken = DualEncoder(real.heads, TINY_MODEL, no_tower, real._text_tower)
     resources.encoder_loader = lambda version: broken
     resources._encoders.clear()
-    job_id = create_ingest_job(resources.sessions, SourceSpec(tmp_path / "src", "folder"))
-    plan_job(resources.settings, resources.sessions, job_id)
+    job_id = _planned_job(resources, tmp_path / "src")
     with pytest.raises(EncoderError, match="known-good input"):
         run_batch(resources, job_id, 0)
     progress = job_progress(resources.sessions, job_id)
