@@ -127,18 +127,23 @@ def _count(
 def _record_assets(
     session: Session, target: BatchTarget, works: Sequence[AssetWork]
 ) -> tuple[list[PointIn], list[PointIn], dict[str, int]]:
-    """Upsert assets and captions; build the points of both collections."""
+    """Upsert assets and captions (a few statements for the whole batch); build the points of
+    both collections."""
+    assets = {  # nothing new for these: no catalog write either
+        w.content_hash: w.asset_id for w in works if not w.writes_points and w.asset_id is not None
+    }
+    todo = [w for w in works if w.content_hash not in assets]
+    rows = repo.upsert_assets(session=session, assets=[_new_asset(target, w) for w in todo])
+    texts: dict[int, list[str]] = {}
+    for work in todo:
+        texts.setdefault(rows[work.content_hash].asset.id, []).extend(work.captions)
+    caption_rows = repo.add_captions_to_assets(session=session, texts_by_asset=texts)
     images: list[PointIn] = []
     captions: list[PointIn] = []
-    assets: dict[str, int] = {}
-    for work in works:
-        if not work.writes_points and work.asset_id is not None:
-            assets[work.content_hash] = work.asset_id  # nothing new: no catalog write either
-            continue
-        asset = _upsert_asset(session, target, work)
+    for work in todo:
+        asset = rows[work.content_hash].asset
         assets[work.content_hash] = asset.id
-        rows = repo.add_captions(session=session, asset_id=asset.id, texts=work.captions)
-        positions = {row.text_hash: row.position for row in rows}
+        positions = {row.text_hash: row.position for row in caption_rows[asset.id]}
         payload = _image_payload(asset)
         if work.image_vector is not None:
             images.append(PointIn(image_point_id(asset.content_hash), work.image_vector, payload))
@@ -148,13 +153,12 @@ def _record_assets(
     return images, captions, assets
 
 
-def _upsert_asset(session: Session, target: BatchTarget, work: AssetWork) -> Asset:
+def _new_asset(target: BatchTarget, work: AssetWork) -> repo.NewAsset:
     spec, image = work.first.spec, work.first.image
     source = spec.meta.get("source")
     split = spec.meta.get("split")
     tags = dict.fromkeys([*target.tags, *(t for p in work.items for t in p.spec.tags)])
-    return repo.upsert_asset(
-        session=session,
+    return repo.NewAsset(
         content_hash=image.sha256,
         uri=str(spec.path),
         width=image.width,
@@ -167,7 +171,7 @@ def _upsert_asset(session: Session, target: BatchTarget, work: AssetWork) -> Ass
         dataset=target.dataset,
         split=split[:SPLIT_CHARS] if isinstance(split, str) and split else None,
         tags=list(tags),
-    ).asset
+    )
 
 
 def _image_payload(asset: Asset) -> ImagePayload:

@@ -100,6 +100,54 @@ def test_get_assets_is_one_round_of_statements(
     assert texts[ids[3]] == ["name 3", "kw 3"]
 
 
+def _new_asset(name: str) -> repo.NewAsset:
+    return repo.NewAsset(
+        content_hash=repo.content_hash(name.encode()), uri=f"file:///{name}.png", width=8,
+        height=8, mime="image/png", size_bytes=1, source="folder", dataset="d", tags=["t"],
+    )
+
+
+def test_batch_upsert_is_a_few_statements_whatever_the_count(
+    session_factory: sessionmaker[Session], catalog_engine: Engine
+) -> None:
+    with db.session_scope(session_factory) as session:
+        old = make_asset(session, "old", uri="file:///kept.png")
+    batch = [_new_asset(f"b{i}") for i in range(40)] + [_new_asset("old"), _new_asset("b0")]
+    with db.session_scope(session_factory) as session, counting_statements(
+        catalog_engine
+    ) as statements:
+        rows = repo.upsert_assets(session=session, assets=batch)
+        captions = repo.add_captions_to_assets(
+            session=session,
+            texts_by_asset={row.asset.id: ["Name", "name", "kw, more"] for row in rows.values()},
+        )
+    # assets: one INSERT and one SELECT; captions: SELECT, INSERT, SELECT. Never one per asset.
+    assert len([s for s in statements if not s.startswith("BEGIN")]) == 5
+    assert len(rows) == 41 and set(rows) == {a.content_hash for a in batch}
+    assert [rows[a.content_hash].created for a in batch[:2]] == [True, True]
+    assert not rows[old.content_hash].created
+    assert rows[old.content_hash].asset.uri == "file:///kept.png"
+    assert all([c.text for c in texts] == ["Name", "kw, more"] for texts in captions.values())
+    with db.session_scope(session_factory) as session:
+        assert session.scalar(select(func.count()).select_from(Asset)) == 41
+        assert session.scalar(select(func.count()).select_from(Caption)) == 82
+
+
+def test_batch_captions_extend_each_asset_after_its_own(
+    session_factory: sessionmaker[Session],
+) -> None:
+    with db.session_scope(session_factory) as session:
+        a, b, c = (make_asset(session, name) for name in "abc")
+        repo.add_captions(session=session, asset_id=a.id, texts=["a0", "a1"])
+    with db.session_scope(session_factory) as session:
+        got = repo.add_captions_to_assets(
+            session=session, texts_by_asset={a.id: ["A1", "a2"], b.id: ["b0"], c.id: ["  "]}
+        )
+    assert {k: [(r.text, r.position) for r in v] for k, v in got.items()} == {
+        a.id: [("a1", 1), ("a2", 2)], b.id: [("b0", 0)], c.id: []
+    }
+
+
 def test_get_assets_of_nothing_runs_no_query(
     session_factory: sessionmaker[Session], catalog_engine: Engine
 ) -> None:

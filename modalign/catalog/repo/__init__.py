@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from modalign.catalog.models import ItemStatus, JobKind, JobStatus
 from modalign.catalog.repo.assets import (
+    NewAsset,
     UpsertedAsset,
     add_captions,
+    add_captions_to_assets,
     caption_hash,
     content_hash,
     embedded_hashes,
@@ -19,6 +21,7 @@ from modalign.catalog.repo.assets import (
     normalise_caption,
     record_embedded,
     upsert_asset,
+    upsert_assets,
 )
 from modalign.catalog.repo.jobs import (
     ItemUpdate,
@@ -49,10 +52,12 @@ __all__ = [
     "ItemUpdate",
     "JobKind",
     "JobStatus",
+    "NewAsset",
     "NewJobItem",
     "UpsertedAsset",
     "activate_model_version",
     "add_captions",
+    "add_captions_to_assets",
     "add_job_items",
     "caption_hash",
     "content_hash",
@@ -78,4 +83,5 @@ __all__ = [
     "set_job_status",
     "set_model_metrics",
     "upsert_asset",
+    "upsert_assets",
 ]
