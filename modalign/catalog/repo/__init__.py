@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from modalign.catalog.models import ItemStatus, JobKind, JobStatus
 from modalign.catalog.repo.assets import (
+    CaptionRow,
     NewAsset,
     UpsertedAsset,
     add_captions,
@@ -48,6 +49,7 @@ from modalign.catalog.repo.models import (
 )
 
 __all__ = [
+    "CaptionRow",
     "ItemStatus",
     "ItemUpdate",
     "JobKind",

@@ -68,6 +68,16 @@ class NewAsset:
         }
 
 
+@dataclass(frozen=True)
+class CaptionRow:
+    """A caption's columns, read without building an ORM object (a batch reads hundreds)."""
+
+    asset_id: int
+    text: str
+    text_hash: str
+    position: int
+
+
 def upsert_asset(
     *,
     session: Session,
@@ -108,7 +118,7 @@ def upsert_assets(*, session: Session, assets: Sequence[NewAsset]) -> dict[str, 
     return {digest: UpsertedAsset(found[digest], digest in created) for digest in rows}
 
 
-def add_captions(*, session: Session, asset_id: int, texts: Iterable[str]) -> list[Caption]:
+def add_captions(*, session: Session, asset_id: int, texts: Iterable[str]) -> list[CaptionRow]:
     """Add the texts not already captions of the asset (compared normalised).
 
     Returns the asset's caption rows for the given texts, new or existing, in the order given,
@@ -119,7 +129,7 @@ def add_captions(*, session: Session, asset_id: int, texts: Iterable[str]) -> li
 
 def add_captions_to_assets(
     *, session: Session, texts_by_asset: Mapping[int, Iterable[str]]
-) -> dict[int, list[Caption]]:
+) -> dict[int, list[CaptionRow]]:
     """``add_captions`` for many assets at once, in at most three statements per 500 assets."""
     wanted = {asset_id: _wanted_captions(texts) for asset_id, texts in texts_by_asset.items()}
     existing = _captions_by_hash(session, [a for a, texts in wanted.items() if texts])
@@ -145,7 +155,7 @@ def _wanted_captions(texts: Iterable[str]) -> dict[str, str]:
 
 
 def _new_caption_rows(
-    asset_id: int, wanted: dict[str, str], existing: dict[str, Caption]
+    asset_id: int, wanted: dict[str, str], existing: dict[str, CaptionRow]
 ) -> list[dict[str, Any]]:
     """Rows of the wanted captions the asset lacks, positioned after its existing ones."""
     new = [(digest, text) for digest, text in wanted.items() if digest not in existing]
@@ -156,12 +166,15 @@ def _new_caption_rows(
     ]
 
 
-def _captions_by_hash(session: Session, asset_ids: Sequence[int]) -> dict[int, dict[str, Caption]]:
+def _captions_by_hash(
+    session: Session, asset_ids: Sequence[int]
+) -> dict[int, dict[str, CaptionRow]]:
     """Each asset's captions by text hash."""
-    found: dict[int, dict[str, Caption]] = {}
+    found: dict[int, dict[str, CaptionRow]] = {}
+    columns = (Caption.asset_id, Caption.text, Caption.text_hash, Caption.position)
     for chunk in chunks(asset_ids):
-        for caption in session.scalars(select(Caption).where(Caption.asset_id.in_(chunk))):
-            found.setdefault(caption.asset_id, {})[caption.text_hash] = caption
+        for row in session.execute(select(*columns).where(Caption.asset_id.in_(chunk))):
+            found.setdefault(row.asset_id, {})[row.text_hash] = CaptionRow(*row)
     return found
 
 
