@@ -419,6 +419,8 @@ def report(results: dict[str, Any], encode: dict[str, Any], args: argparse.Names
         **results,
     }
     summary["embedded_ratio"] = results["embedded"]["ratio"]
+    if "embedded_sequential" in results:  # towers loaded before the job, as for encoding-only
+        summary["embedded_sequential_ratio"] = results["embedded_sequential"]["ratio"]
     summary["embedded_cpu_ratio"] = encode["cpu_seconds"] / results["embedded"]["cpu_seconds"]
     summary["load_average"] = os.getloadavg()
     if "celery_2" in results and "celery_1" in results:
