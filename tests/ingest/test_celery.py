@@ -4,6 +4,8 @@
     N assets and N image points (the stranded batch comes back after the visibility timeout).
 (b) restart Redis (no persistence: queued messages are lost) in the middle of a job: waiting
     notices the restart and re-sends the unfinished batches; the job completes, exactly once.
+(c) the bad-file corpus (tests/ingest/corpus.py, 20+ kinds) through a worker: every item is
+    ingested or failed with its reason, and the job completes with errors, not as a failure.
 """
 
 from __future__ import annotations
@@ -18,11 +20,11 @@ from PIL import Image
 from sqlalchemy import func, select
 
 from modalign.catalog.db import session_scope
-from modalign.catalog.models import Asset, JobStatus
+from modalign.catalog.models import Asset, Caption, ItemStatus, JobItem, JobStatus
 from modalign.config import Settings
 from modalign.ingest.progress import JobProgress
 from modalign.ingest.runner import JobRunner
-from modalign.ingest.sources import SourceSpec
+from modalign.ingest.sources import SourceSpec, detect_source
 
 from .helpers import (
     TINY_MODEL,
@@ -163,3 +165,35 @@ def test_redis_restart_mid_job_is_recovered_by_waiting(
     finally:
         worker.stop()
     _assert_exactly_once(runner, celery_settings, final)
+
+
+def test_bad_file_corpus_through_a_worker(
+    celery_settings: Settings, corpus: tuple[Path, dict[str, str | None]], tmp_path: Path
+) -> None:
+    root, expected = corpus
+    manifest = root / "manifest.jsonl"
+    runner = JobRunner(celery_settings)
+    worker = Worker(_env(celery_settings), tmp_path / "workers.log")
+    try:
+        job_id = runner.create(SourceSpec(manifest, detect_source(manifest)))
+        runner.send(job_id)
+        final = _wait_finished(runner, job_id, timeout=150)
+    finally:
+        worker.stop()
+    assert final.status == JobStatus.COMPLETED_WITH_ERRORS.value, final
+    with session_scope(runner.sessions) as session:
+        items = {i.uri: i for i in session.scalars(select(JobItem).where(JobItem.job_id == job_id))}
+        assets = session.scalar(select(func.count()).select_from(Asset))
+        captions = session.scalar(select(func.count()).select_from(Caption))
+    assert set(items) == set(expected)
+    for key, reason in expected.items():
+        if reason is None:
+            assert items[key].status == ItemStatus.DONE.value or items[key].status == (
+                ItemStatus.SKIPPED.value
+            ), (key, items[key].error)
+        else:
+            assert items[key].status == ItemStatus.FAILED.value, key
+            assert reason in (items[key].error or ""), (key, items[key].error)
+    assert final.failed == sum(r is not None for r in expected.values())
+    assert store_counts(celery_settings, TINY_MODEL) == (assets, captions)
+    assert final.new_points == (assets or 0) + (captions or 0)
