@@ -97,6 +97,10 @@ class EncoderSettings(BaseModel):
     image_backend: Literal["onnx", "eager", "onnx-int8"] = Field(
         "onnx", description="Image tower runtime: onnx (fast, exact), eager (reference), onnx-int8."
     )
+    text_backend: Literal["torch", "onnx"] = Field(
+        "torch",
+        description="Text tower runtime: torch (sentence-transformers) or onnx (same features).",
+    )
     image_size: int = Field(224, ge=32, description="Image tower input size in pixels.")
     embed_dim: int = Field(256, ge=8, description="Dimension of the shared embedding space.")
     head: Literal["linear", "mlp"] = Field("mlp", description="Projection head kind.")

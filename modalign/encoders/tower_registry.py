@@ -31,11 +31,17 @@ def _image_tower(
     raise ConfigError(f"unknown image backend {backend!r}")
 
 
-@lru_cache(maxsize=2)
-def _text_tower(threads: int) -> TextTower:
-    from modalign.encoders.towers import SentenceTextTower
+@lru_cache(maxsize=4)
+def _text_tower(backend: str, cache_dir: Path, threads: int) -> TextTower:
+    if backend == "torch":
+        from modalign.encoders.towers import SentenceTextTower
 
-    return SentenceTextTower(threads)
+        return SentenceTextTower(threads)
+    if backend == "onnx":
+        from modalign.encoders.onnx_text import OnnxTextTower
+
+        return OnnxTextTower(cache_dir, threads)
+    raise ConfigError(f"unknown text backend {backend!r}")
 
 
 def image_tower(
@@ -53,10 +59,14 @@ def image_tower(
         )
 
 
-def text_tower(settings: Settings) -> TextTower:
-    """The process-wide text tower."""
+def text_tower(settings: Settings, backend: str | None = None) -> TextTower:
+    """The process-wide text tower for ``backend`` (default: the configured one)."""
+    config = settings.encoders
     with _LOAD_LOCK:
-        return _text_tower(settings.encoders.torch_threads)
+        return _text_tower(
+            backend or config.text_backend, settings.paths.cache_dir.resolve(),
+            config.torch_threads,
+        )
 
 
 def image_cache_id(
