@@ -68,6 +68,35 @@ def tower_rates(settings: Settings, images: list[Image.Image]) -> dict[str, floa
     }
 
 
+def demo_captions(settings: Settings, n: int) -> list[str]:
+    """``n`` captions spread over the demo manifest (synthetic ones without it)."""
+    manifest = settings.paths.demo_dir / "manifest.jsonl"
+    if not manifest.exists():
+        return [f"a drawing of item number {i} with some colour" for i in range(n)]
+    captions = [c for line in manifest.read_text().splitlines() if line.strip()
+                for c in json.loads(line)["captions"]]
+    return captions[:: max(1, len(captions) // n)][:n]
+
+
+def text_rates(settings: Settings) -> dict[str, float]:
+    """Text tower eager (sentence-transformers) vs ONNX Runtime, batch BATCH, 1 thread."""
+    import torch
+
+    one = settings.model_copy(
+        update={"encoders": settings.encoders.model_copy(update={"torch_threads": 1})})
+    captions = demo_captions(settings, BATCH)
+    eager, fast = text_tower(one, "torch"), text_tower(one, "onnx")
+    result = {
+        "text_eager_texts_per_s_1t": rate(lambda: eager.features(captions), BATCH, 5),
+        "text_onnx_texts_per_s_1t": rate(lambda: fast.features(captions), BATCH, 5),
+        "text_cosine_min": cosine_min(eager.features(captions), fast.features(captions)),
+    }
+    result["text_ratio_1t"] = result["text_onnx_texts_per_s_1t"] / result[
+        "text_eager_texts_per_s_1t"]
+    torch.set_num_threads(settings.encoders.torch_threads)  # the eager text tower set it to 1
+    return result
+
+
 def cosine_min(a: np.ndarray, b: np.ndarray) -> float:
     return float(((a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)).min())
 
@@ -95,6 +124,7 @@ def main() -> None:
     settings = Settings().model_copy(update={"paths": PathsSettings(data_dir=args.data_dir)})
     result: dict[str, Any] = tower_rates(settings, demo_images(settings, BATCH))
     result["ratio"] = result["onnx_images_per_s"] / result["eager_images_per_s"]
+    result.update(text_rates(settings))
     manifest = settings.paths.demo_dir / "manifest.jsonl"
     if manifest.exists():
         with tempfile.TemporaryDirectory() as tmp:
