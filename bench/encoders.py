@@ -16,11 +16,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from PIL import Image
 
 from modalign.config import PathsSettings, Settings
 from modalign.encoders.data import load_image, samples_from_manifest
+from modalign.encoders.onnx_tower import min_row_cosine
 from modalign.encoders.preprocess import batch_pixels
 from modalign.encoders.tower_registry import image_tower, text_tower
 
@@ -63,8 +63,8 @@ def tower_rates(settings: Settings, images: list[Image.Image]) -> dict[str, floa
         "onnx_int8_images_per_s": rate(lambda: int8.features(pixels), BATCH, 5),
         "preprocess_images_per_s": preprocess_rate,
         "texts_per_s": rate(lambda: text_tower(settings).features(captions), BATCH, 5),
-        "cosine_min": cosine_min(eager.features(pixels), fast.features(pixels)),
-        "int8_cosine_min": cosine_min(eager.features(pixels), int8.features(pixels)),
+        "cosine_min": min_row_cosine(eager.features(pixels), fast.features(pixels)),
+        "int8_cosine_min": min_row_cosine(eager.features(pixels), int8.features(pixels)),
     }
 
 
@@ -89,16 +89,12 @@ def text_rates(settings: Settings) -> dict[str, float]:
     result = {
         "text_eager_texts_per_s_1t": rate(lambda: eager.features(captions), BATCH, 5),
         "text_onnx_texts_per_s_1t": rate(lambda: fast.features(captions), BATCH, 5),
-        "text_cosine_min": cosine_min(eager.features(captions), fast.features(captions)),
+        "text_cosine_min": min_row_cosine(eager.features(captions), fast.features(captions)),
     }
     result["text_ratio_1t"] = result["text_onnx_texts_per_s_1t"] / result[
         "text_eager_texts_per_s_1t"]
     torch.set_num_threads(settings.encoders.torch_threads)  # the eager text tower set it to 1
     return result
-
-
-def cosine_min(a: np.ndarray, b: np.ndarray) -> float:
-    return float(((a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)).min())
 
 
 def train_seconds(settings: Settings, manifest: Path) -> dict[str, float]:

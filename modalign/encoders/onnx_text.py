@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from modalign.encoders.onnx_tower import session
+from modalign.encoders.onnx_tower import min_row_cosine, session
 from modalign.encoders.towers import TEXT_FEATURE_DIM, text_model_path, text_tower_id
 from modalign.errors import EncoderError
 
@@ -124,8 +124,7 @@ def export_text_onnx(path: Path, threads: int) -> Path:
         )
     fast = run_batches(session(Path(tmp_name), threads), tokenizer, CHECK_TEXTS, max_length)
     reference = eager.features(CHECK_TEXTS)
-    min_cosine = float(((fast * reference).sum(1) / np.linalg.norm(fast, axis=1)
-                        / np.linalg.norm(reference, axis=1)).min())
+    min_cosine = min_row_cosine(fast, reference)
     if not min_cosine >= MIN_COSINE:
         os.unlink(tmp_name)
         raise EncoderError(f"the ONNX export of {path.name} is off (cosine {min_cosine:.6f})")

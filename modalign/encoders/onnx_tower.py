@@ -66,8 +66,12 @@ def export_cosine(path: Path, network: torch.nn.Module, image_size: int) -> floa
     with torch.inference_mode():
         eager = network.eval()(torch.from_numpy(pixels)).numpy()
     fast = session(path, 1).run([OUTPUT_NAME], {INPUT_NAME: pixels})[0]
-    cosines = (fast * eager).sum(1) / np.linalg.norm(fast, axis=1) / np.linalg.norm(eager, axis=1)
-    return float(cosines.min())
+    return min_row_cosine(fast, eager)
+
+
+def min_row_cosine(a: np.ndarray, b: np.ndarray) -> float:
+    """Lowest cosine between the rows of ``a`` and the rows of ``b`` at the same index."""
+    return float(((a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)).min())
 
 
 def quantize_onnx(source: Path, target: Path) -> Path:
@@ -109,7 +113,7 @@ def session(path: Path, threads: int) -> Any:
     try:
         return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own untyped errors
-        raise EncoderError(f"cannot load the ONNX image tower {path}: {exc}") from exc
+        raise EncoderError(f"cannot load the ONNX model {path}: {exc}") from exc
 
 
 def run_session(runner: Any, pixels: np.ndarray, dim: int) -> np.ndarray:
