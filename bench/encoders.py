@@ -99,9 +99,10 @@ def text_rates(settings: Settings) -> dict[str, float]:
 
 def train_seconds(settings: Settings, manifest: Path) -> dict[str, float]:
     from modalign.encoders.run import train_model
-    from modalign.encoders.train import TrainConfig
+    from modalign.encoders.train import recipe
 
-    outcome = train_model(settings, manifest, TrainConfig(seed=settings.seed), "bench")
+    config = recipe(settings.seed, settings.encoders.embed_dim, settings.encoders.head)
+    outcome = train_model(settings, manifest, config, "bench")
     return {"features_s": outcome.timings["features_s"], "heads_s": outcome.timings["heads_s"],
             "total_s": outcome.timings["total_s"]}
 

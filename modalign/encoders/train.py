@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -68,6 +68,18 @@ class TrainConfig:
 
     def with_spec(self, **changes: Any) -> TrainConfig:
         return replace(self, spec=replace(self.spec, **changes))
+
+
+INPUT_DROPOUT = 0.2  # `modalign train` defaults; README results give the ablations
+FEATURE_NOISE = 0.5
+
+
+def recipe(
+    seed: int = 0, embed_dim: int = 256, kind: Literal["linear", "mlp"] = "mlp"
+) -> TrainConfig:
+    """The configuration ``modalign train`` uses when given no options."""
+    spec = HeadSpec(embed_dim=embed_dim, kind=kind, input_dropout=INPUT_DROPOUT)
+    return TrainConfig(spec=spec, seed=seed, feature_noise=FEATURE_NOISE)
 
 
 @dataclass

@@ -104,3 +104,23 @@ def test_warmup_then_cosine() -> None:
     assert warmup_cosine(9, 10, 100) == pytest.approx(1.0)
     assert warmup_cosine(55, 10, 100) == pytest.approx(0.5)
     assert warmup_cosine(100, 10, 100) == pytest.approx(0.0)
+
+
+def test_recipe_is_what_modalign_train_uses_without_options() -> None:
+    import inspect
+
+    from modalign.commands.train import train as train_command
+    from modalign.encoders.train import recipe
+
+    defaults = {
+        name: parameter.default
+        for name, parameter in inspect.signature(train_command).parameters.items()
+    }
+    config = recipe(seed=3, embed_dim=64, kind="linear")
+    assert (config.seed, config.spec.embed_dim, config.spec.kind) == (3, 64, "linear")
+    assert config.spec.input_dropout == defaults["input_dropout"]
+    assert config.feature_noise == defaults["feature_noise"]
+    assert config.weight_decay == defaults["weight_decay"]
+    assert config.first_caption_prob == defaults["first_caption_prob"]
+    assert config.epochs == defaults["epochs"]
+    assert config.finetune_top == 0

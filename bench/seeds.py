@@ -1,0 +1,102 @@
+"""Seed spread of the trained heads: the ``modalign train`` recipe under N seeds, cached features.
+
+A single training run's test R@10 moves with the seed (initialisation, batch order, dropout) by
+more than most of the ablations in the README; this prints how much. For each seed: val and test
+R@10 in both directions; then their mean, standard deviation and range, and the figure of an
+ensemble of all N heads (each item's N unit embeddings concatenated and scaled by 1/sqrt(N), so a
+dot product is the mean of the N cosines). No default uses the ensemble (its vectors are N times
+longer); it shows how much of the spread is variance an average removes.
+
+Prints a table, then as its LAST line one JSON object. Needs the demo set and cached features
+(``make demo``). Run with ``nice``; each seed is one head training (about 1-2 min here).
+
+    .venv/bin/python bench/seeds.py [--data-dir data] [--seeds 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from modalign.config import PathsSettings, Settings
+from modalign.encoders.extract import SplitFeatures
+from modalign.encoders.metrics import image_to_text_ranks, recall_at, text_to_image_ranks
+from modalign.encoders.pipeline import FeatureSource
+from modalign.encoders.run import split_samples
+from modalign.encoders.train import recipe, train_heads
+
+COLUMNS = ("val_t2i", "val_i2t", "test_t2i", "test_i2t")
+
+
+def r10(images: np.ndarray, captions: np.ndarray, split: SplitFeatures) -> tuple[float, float]:
+    """Text->image and image->text R@10 of unit embeddings of a split."""
+    t2i = text_to_image_ranks(images, captions[split.first_caption])
+    i2t = image_to_text_ranks(images, captions, split.caption_owner)
+    return recall_at(t2i, 10), recall_at(i2t, 10)
+
+
+def embed(heads: torch.nn.Module, split: SplitFeatures) -> tuple[np.ndarray, np.ndarray]:
+    with torch.inference_mode():
+        images = heads.embed_images(torch.from_numpy(split.images[:, 0])).numpy()
+        captions = heads.embed_texts(torch.from_numpy(split.captions)).numpy()
+    return images, captions
+
+
+def ensemble(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    scale = 1 / np.sqrt(len(parts))
+    return (np.concatenate([p[0] for p in parts], axis=1) * scale,
+            np.concatenate([p[1] for p in parts], axis=1) * scale)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--data-dir", type=Path, default=Path("data"))
+    parser.add_argument("--seeds", type=int, default=5, help="seeds 0 .. N-1")
+    args = parser.parse_args()
+    settings = Settings().model_copy(update={"paths": PathsSettings(data_dir=args.data_dir)})
+    torch.set_num_threads(settings.encoders.torch_threads)
+    samples = split_samples(settings.paths.demo_dir / "manifest.jsonl")
+    source = FeatureSource(settings)
+    train = source.features(samples["train"], ("plain", "flip"))
+    evals = {name: source.features(samples[name]) for name in ("val", "test")}
+    config = recipe(embed_dim=settings.encoders.embed_dim, kind=settings.encoders.head)
+    config = config.with_spec(image_dim=train.images.shape[2], text_dim=train.captions.shape[1])
+    rows, embeddings = [], {name: [] for name in evals}
+    print(f"{'seed':>5} {'epoch':>5} {'s':>5}  " + " ".join(f"{c:>8}" for c in COLUMNS))
+    for seed in range(args.seeds):
+        started = time.perf_counter()
+        result = train_heads(train, evals["val"], replace(config, seed=seed))
+        row: list[float] = []
+        for name, split in evals.items():
+            embeddings[name].append(embed(result.heads, split))
+            row.extend(r10(*embeddings[name][-1], split))
+        rows.append(row)
+        print(f"{seed:>5} {result.best_epoch:>5} {time.perf_counter() - started:>5.0f}  "
+              + " ".join(f"{v:>8.1f}" for v in row), flush=True)
+    table = np.asarray(rows)
+    together = [v for name, split in evals.items() for v in r10(*ensemble(embeddings[name]), split)]
+    summary = {
+        "seeds": args.seeds,
+        "mean": dict(zip(COLUMNS, table.mean(axis=0).round(2).tolist(), strict=True)),
+        "sd": dict(zip(COLUMNS, table.std(axis=0, ddof=1).round(2).tolist(), strict=True))
+        if args.seeds > 1 else None,
+        "min": dict(zip(COLUMNS, table.min(axis=0).round(2).tolist(), strict=True)),
+        "max": dict(zip(COLUMNS, table.max(axis=0).round(2).tolist(), strict=True)),
+        "ensemble": dict(zip(COLUMNS, np.round(together, 2).tolist(), strict=True)),
+        "per_seed": [dict(zip(COLUMNS, row, strict=True)) for row in table.round(2).tolist()],
+    }
+    for label in ("mean", "sd", "min", "max", "ensemble"):
+        values = summary[label]
+        if values:
+            print(f"{label:>17}  " + " ".join(f"{values[c]:>8.1f}" for c in COLUMNS))
+    print(json.dumps(summary))
+
+
+if __name__ == "__main__":
+    main()
