@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -89,19 +90,15 @@ def _train_config(
 ) -> TrainConfig:
     """The training configuration (regularisation; fine-tuned tower blocks and their lr scale;
     how often the name caption is the one sampled)."""
-    from modalign.encoders.heads import HeadSpec
-    from modalign.encoders.train import TrainConfig
+    from modalign.encoders.train import recipe
 
     input_dropout, feature_noise, weight_decay = regularisation
-    spec = HeadSpec(
-        embed_dim=settings.encoders.embed_dim, kind=head,  # type: ignore[arg-type]
-        input_dropout=input_dropout,
-    )
     finetune_top, tower_lr_scale = tower
-    return TrainConfig(
-        spec=spec, epochs=epochs, seed=settings.seed, feature_noise=feature_noise,
-        weight_decay=weight_decay, finetune_top=finetune_top, tower_lr_scale=tower_lr_scale,
-        first_caption_prob=first_caption_prob,
+    config = recipe(settings.seed, settings.encoders.embed_dim, head)  # type: ignore[arg-type]
+    return replace(
+        config.with_spec(input_dropout=input_dropout), epochs=epochs,
+        feature_noise=feature_noise, weight_decay=weight_decay, finetune_top=finetune_top,
+        tower_lr_scale=tower_lr_scale, first_caption_prob=first_caption_prob,
     )
 
 
