@@ -86,7 +86,7 @@ def _metrics_table(results: list[EvalResult], console: Console) -> None:
 
 def _train_config(
     settings: Settings, epochs: int, head: str, regularisation: tuple[float, float, float],
-    tower: tuple[int, float], first_caption_prob: float,
+    tower: tuple[int, float], first_caption_prob: float, members: int = 1,
 ) -> TrainConfig:
     """The training configuration (regularisation; fine-tuned tower blocks and their lr scale;
     how often the name caption is the one sampled)."""
@@ -96,7 +96,7 @@ def _train_config(
     finetune_top, tower_lr_scale = tower
     config = recipe(settings.seed, settings.encoders.embed_dim, head)  # type: ignore[arg-type]
     return replace(
-        config.with_spec(input_dropout=input_dropout), epochs=epochs,
+        config.with_spec(input_dropout=input_dropout, members=members), epochs=epochs,
         feature_noise=feature_noise, weight_decay=weight_decay, finetune_top=finetune_top,
         tower_lr_scale=tower_lr_scale, first_caption_prob=first_caption_prob,
     )
@@ -187,6 +187,9 @@ def train(
     first_caption_prob: Annotated[float, typer.Option(
         min=0.0, max=1.0, help="Chance that a training step pairs an image with its name "
         "caption rather than one of its other captions.")] = 0.3,
+    members: Annotated[int, typer.Option(
+        min=1, max=16, help="Train this many heads (seeds seed, seed+1, ...) and use them as one "
+        "ensemble projected back to embed_dim.")] = 1,
 ) -> None:
     """Train the projection heads of the dual encoder (or, with --baseline, the toy model)."""
     settings = settings_of(ctx)
@@ -201,7 +204,8 @@ def train(
             regularisation = (input_dropout, feature_noise, weight_decay)
             top = settings.encoders.finetune_top if finetune_top is None else finetune_top
             config = _train_config(
-                settings, epochs, kind, regularisation, (top, tower_lr_scale), first_caption_prob
+                settings, epochs, kind, regularisation, (top, tower_lr_scale), first_caption_prob,
+                members,
             )
             _run_training(settings, path, version, config, _views(views))
     except ModalignError as exc:

@@ -18,7 +18,8 @@ from typing import Any
 
 import torch
 
-from modalign.encoders.heads import AlignmentHeads, HeadSpec
+from modalign.encoders.ensemble import Heads, build_heads
+from modalign.encoders.heads import HeadSpec
 from modalign.errors import EncoderError, NotFoundError
 
 WEIGHTS_FILE = "heads.safetensors"
@@ -64,7 +65,7 @@ def _write_atomic(path: Path, payload: bytes) -> None:
 
 
 def save_checkpoint(
-    directory: Path, heads: AlignmentHeads, card: ModelCard, tower_weights: bytes | None = None
+    directory: Path, heads: Heads, card: ModelCard, tower_weights: bytes | None = None
 ) -> Path:
     """Write the heads' weights (and fine-tuned tower weights) and the card into ``directory``.
 
@@ -101,12 +102,12 @@ def read_card(directory: Path) -> ModelCard:
         raise EncoderError(f"unreadable model card {path}: {exc}") from exc
 
 
-def load_checkpoint(directory: Path) -> tuple[AlignmentHeads, ModelCard]:
+def load_checkpoint(directory: Path) -> tuple[Heads, ModelCard]:
     """The heads (eval mode) and card stored in ``directory``."""
     from safetensors.torch import load_file
 
     card = read_card(directory)
-    heads = AlignmentHeads(card.spec)
+    heads = build_heads(card.spec)
     try:
         state = load_file(str(directory / WEIGHTS_FILE))
         heads.load_state_dict(state)
@@ -115,7 +116,7 @@ def load_checkpoint(directory: Path) -> tuple[AlignmentHeads, ModelCard]:
     return heads.eval(), card
 
 
-def logit_temperature(heads: AlignmentHeads) -> float:
+def logit_temperature(heads: Heads) -> float:
     """The learned temperature 1 / exp(logit_scale)."""
     with torch.no_grad():
         return float(1.0 / heads.scale())

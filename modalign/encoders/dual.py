@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from modalign.encoders.heads import AlignmentHeads
+from modalign.encoders.ensemble import Heads
 from modalign.encoders.preprocess import batch_pixels
 from modalign.encoders.towers import ImageTower, TextTower
 
@@ -23,7 +23,7 @@ class DualEncoder:
 
     def __init__(
         self,
-        heads: AlignmentHeads,
+        heads: Heads,
         version: str,
         image_tower: Callable[[], ImageTower],
         text_tower: Callable[[], TextTower],

@@ -33,6 +33,7 @@ class HeadSpec:
     dropout: float = 0.1
     input_dropout: float = 0.0
     text_kind: Literal["linear", "mlp", "identity"] | None = None  # None: same as ``kind``
+    members: int = 1  # > 1: an ensemble of that many heads (``modalign.encoders.ensemble``)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -12,7 +12,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,6 +21,7 @@ import numpy as np
 from modalign.config import Settings
 from modalign.encoders.checkpoint import CARD_FILE, ModelCard, logit_temperature, save_checkpoint
 from modalign.encoders.data import Sample, data_hash, samples_from_manifest
+from modalign.encoders.ensemble import HeadEnsemble, Heads
 from modalign.encoders.evaluate import EvalResult, evaluate_embeddings
 from modalign.encoders.extract import SplitFeatures
 from modalign.encoders.heads import AlignmentHeads
@@ -91,7 +92,7 @@ def choose_version(models_dir: Path) -> str:
 
 
 def evaluate_heads(
-    heads: AlignmentHeads, name: str, split: str, f: SplitFeatures, tower: nn.Module | None = None
+    heads: Heads, name: str, split: str, f: SplitFeatures, tower: nn.Module | None = None
 ) -> EvalResult:
     """Evaluate trained heads on a split's cached rows (plain view), through ``tower`` if any."""
     import torch
@@ -105,7 +106,7 @@ def evaluate_heads(
 
 
 def _card(
-    settings: Settings, name: str, heads: AlignmentHeads, config: TrainConfig,
+    settings: Settings, name: str, heads: Heads, config: TrainConfig,
     samples: dict[str, list[Sample]], evals: dict[str, EvalResult], extra: dict[str, object],
     tuned: TunedTower | None = None,
 ) -> ModelCard:
@@ -142,6 +143,8 @@ def train_model(
 ) -> TrainOutcome:
     """Cache features, train the heads, evaluate on val and test, write the checkpoint."""
     started = time.perf_counter()
+    if config.finetune_top and config.spec.members > 1:
+        raise InvalidInputError("an ensemble of heads cannot be trained with a fine-tuned tower")
     samples = split_samples(manifest)
     tuning = _finetune_data(settings, samples, views, config, sink)
     features = tuning.features if tuning else _frozen_features(settings, samples, views, sink)
@@ -152,10 +155,13 @@ def train_model(
     )
     name = version or choose_version(settings.paths.models_dir)
     directory = settings.paths.models_dir / name
-    result = train_heads(
-        features["train"], features["val"], config, directory / STATE_FILE, on_epoch,
-        tower=tuning.top if tuning else None,
-    )
+    if config.spec.members > 1:
+        result = _train_ensemble(features, config, directory, on_epoch)
+    else:
+        result = train_heads(
+            features["train"], features["val"], config, directory / STATE_FILE, on_epoch,
+            tower=tuning.top if tuning else None,
+        )
     evals: dict[str, EvalResult] = {
         split: evaluate_heads(result.heads, name, split, features[split], result.tower)
         for split in ("val", "test") if split in features
@@ -170,9 +176,36 @@ def train_model(
     card = _card(settings, name, result.heads, config, samples, evals, extra, tuned)
     save_checkpoint(directory, result.heads, card, weights)
     plot_training(result.history, directory / "training.png", f"model {name}")
-    (directory / STATE_FILE).unlink(missing_ok=True)
+    for state in directory.glob("train_state*.pt"):
+        state.unlink()
     timings["total_s"] = time.perf_counter() - started
     return TrainOutcome(card, directory, result, evals, timings)
+
+
+def _train_ensemble(
+    features: dict[str, SplitFeatures], config: TrainConfig, directory: Path,
+    on_epoch: Callable[[EpochRecord], None] | None,
+) -> TrainResult:
+    """``config.spec.members`` heads under seeds seed, seed + 1, ... (each resumable from its own
+    state file), joined by a projection fitted on the training split's plain view."""
+    single = config.with_spec(members=1)
+    members = [
+        train_heads(
+            features["train"], features["val"], replace(single, seed=config.seed + index),
+            directory / f"train_state-{index}.pt", on_epoch,
+        )
+        for index in range(config.spec.members)
+    ]
+    heads = [m.heads for m in members if isinstance(m.heads, AlignmentHeads)]
+    ensemble = HeadEnsemble(config.spec, heads)
+    ensemble.fit_projection(features["train"].images[:, 0], features["train"].captions)
+    history, offset = [], 0  # members' epochs numbered on from each other (one training curve)
+    for member in members:
+        history += [replace(record, epoch=offset + record.epoch) for record in member.history]
+        offset += len(member.history)
+    return TrainResult(
+        ensemble.eval(), history, members[0].best_epoch, sum(m.seconds for m in members)
+    )
 
 
 def _frozen_features(

@@ -28,6 +28,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from modalign.encoders.ensemble import Heads
 from modalign.encoders.extract import SplitFeatures
 from modalign.encoders.heads import AlignmentHeads, HeadSpec
 from modalign.encoders.loss import ClipLoss
@@ -112,7 +113,7 @@ class EpochRecord:
 class TrainResult:
     """The best heads (and tower top, if trained) and the history that led to them."""
 
-    heads: AlignmentHeads
+    heads: Heads
     history: list[EpochRecord]
     best_epoch: int
     seconds: float

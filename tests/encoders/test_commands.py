@@ -107,6 +107,27 @@ def test_finetune_setting_and_flags_reach_the_card(
     assert not (data_dir / "models" / "frozen" / "tower.safetensors").exists()
 
 
+def test_members_train_an_ensemble_that_loads_and_evaluates(
+    data_dir: Path, emoji_dir: Path, settings: Settings
+) -> None:
+    manifest = str(emoji_dir / "manifest.jsonl")
+    run(data_dir, "train", "--manifest", manifest, "--epochs", "2", "--version", "ens",
+        "--members", "2")
+    directory = data_dir / "models" / "ens"
+    card = json.loads((directory / "card.json").read_text())
+    assert card["heads"]["members"] == 2 and card["dims"]["embed"] == 256
+    assert card["training"]["epochs_run"] == 4  # 2 epochs x 2 members, one curve
+    assert not list(directory.glob("train_state*"))
+    report = json.loads(run(data_dir, "evaluate", "--manifest", manifest, "--model", "ens",
+                            "--split", "val", "--json"))
+    assert report["model"] == "ens" and report["image_to_text"]["queries"] > 0
+    vectors = load_dual_encoder(settings, "ens").encode_texts(["a red apple", "a dog"])
+    assert vectors.shape == (2, 256) and np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-5)
+    result = CliRunner().invoke(app, ["--data-dir", str(data_dir), "train", "--manifest",
+                                      manifest, "--members", "2", "--finetune-top", "1"])
+    assert result.exit_code == 1 and "ensemble" in result.output
+
+
 def test_evaluate_without_a_model_fails_cleanly(data_dir: Path, emoji_dir: Path) -> None:
     result = CliRunner().invoke(
         app, ["--data-dir", str(data_dir), "evaluate", "--manifest",

@@ -123,4 +123,4 @@ def test_recipe_is_what_modalign_train_uses_without_options() -> None:
     assert config.weight_decay == defaults["weight_decay"]
     assert config.first_caption_prob == defaults["first_caption_prob"]
     assert config.epochs == defaults["epochs"]
-    assert config.finetune_top == 0
+    assert config.finetune_top == 0 and config.spec.members == defaults["members"] == 1
