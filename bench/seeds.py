@@ -5,7 +5,8 @@ more than most of the ablations in the README; this prints how much. For each se
 R@10 in both directions; then their mean, standard deviation and range, and the figure of an
 ensemble of all N heads (each item's N unit embeddings concatenated and scaled by 1/sqrt(N), so a
 dot product is the mean of the N cosines). No default uses the ensemble (its vectors are N times
-longer); it shows how much of the spread is variance an average removes.
+longer); it shows how much of the spread is variance an average removes. ``projected`` is the same
+N heads as ``modalign train --members N`` builds them: the concatenation projected back to 256-d.
 
 Prints a table, then as its LAST line one JSON object. Needs the demo set and cached features
 (``make demo``). Run with ``nice``; each seed is one head training (about 1-2 min here).
@@ -25,6 +26,7 @@ import numpy as np
 import torch
 
 from modalign.config import PathsSettings, Settings
+from modalign.encoders.ensemble import HeadEnsemble
 from modalign.encoders.extract import SplitFeatures
 from modalign.encoders.metrics import image_to_text_ranks, recall_at, text_to_image_ranks
 from modalign.encoders.pipeline import FeatureSource
@@ -67,11 +69,12 @@ def main() -> None:
     evals = {name: source.features(samples[name]) for name in ("val", "test")}
     config = recipe(embed_dim=settings.encoders.embed_dim, kind=settings.encoders.head)
     config = config.with_spec(image_dim=train.images.shape[2], text_dim=train.captions.shape[1])
-    rows, embeddings = [], {name: [] for name in evals}
+    rows, embeddings, members = [], {name: [] for name in evals}, []
     print(f"{'seed':>5} {'epoch':>5} {'s':>5}  " + " ".join(f"{c:>8}" for c in COLUMNS))
     for seed in range(args.seeds):
         started = time.perf_counter()
         result = train_heads(train, evals["val"], replace(config, seed=seed))
+        members.append(result.heads)
         row: list[float] = []
         for name, split in evals.items():
             embeddings[name].append(embed(result.heads, split))
@@ -81,6 +84,11 @@ def main() -> None:
               + " ".join(f"{v:>8.1f}" for v in row), flush=True)
     table = np.asarray(rows)
     together = [v for name, split in evals.items() for v in r10(*ensemble(embeddings[name]), split)]
+    projected = None
+    if args.seeds > 1:
+        joined = HeadEnsemble(config.with_spec(members=args.seeds).spec, members).eval()
+        joined.fit_projection(train.images[:, 0], train.captions)
+        projected = [v for name, split in evals.items() for v in r10(*embed(joined, split), split)]
     summary = {
         "seeds": args.seeds,
         "mean": dict(zip(COLUMNS, table.mean(axis=0).round(2).tolist(), strict=True)),
@@ -89,9 +97,11 @@ def main() -> None:
         "min": dict(zip(COLUMNS, table.min(axis=0).round(2).tolist(), strict=True)),
         "max": dict(zip(COLUMNS, table.max(axis=0).round(2).tolist(), strict=True)),
         "ensemble": dict(zip(COLUMNS, np.round(together, 2).tolist(), strict=True)),
+        "projected": dict(zip(COLUMNS, np.round(projected, 2).tolist(), strict=True))
+        if projected else None,
         "per_seed": [dict(zip(COLUMNS, row, strict=True)) for row in table.round(2).tolist()],
     }
-    for label in ("mean", "sd", "min", "max", "ensemble"):
+    for label in ("mean", "sd", "min", "max", "ensemble", "projected"):
         values = summary[label]
         if values:
             print(f"{label:>17}  " + " ".join(f"{values[c]:>8.1f}" for c in COLUMNS))
