@@ -6,7 +6,8 @@ states and L2 normalisation are exported as one graph (dynamic batch and sequenc
 model's own tokenizer truncates to ``max_seq_length``. Texts are sorted by length and batched to
 limit padding; rows come back in the input order. The export is cached under
 ``<cache_dir>/onnx/<tower id>.onnx`` and checked against eager (features within cosine
-``MIN_COSINE`` on ``CHECK_TEXTS``) before it is kept. Same features, hence the eager tower's id.
+``onnx_tower.MIN_COSINE`` on ``CHECK_TEXTS``) before it is kept. Same features, hence the eager
+tower's id.
 """
 
 from __future__ import annotations
@@ -14,15 +15,13 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from modalign.encoders.onnx_tower import min_row_cosine, session
+from modalign.encoders.onnx_tower import export_checked, min_row_cosine, session
 from modalign.encoders.towers import TEXT_FEATURE_DIM, text_model_path, text_tower_id
 from modalign.errors import EncoderError
 
@@ -32,7 +31,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 OUTPUT_NAME = "embedding"
-MIN_COSINE = 0.999
 BATCH_SIZE = 64
 EXPECTED_MODULES = (
     "sentence_transformers.models.Transformer",
@@ -110,27 +108,14 @@ def export_text_onnx(path: Path, threads: int) -> Path:
     tokenizer, max_length = transformer.tokenizer, max_seq_length(text_model_path())
     network = mean_pooled_network(transformer.auto_model)
     sample = {k: torch.from_numpy(v) for k, v in tokenize(tokenizer, CHECK_TEXTS[:2], 16).items()}
-    names = list(sample)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, suffix=".onnx.tmp")
-    os.close(fd)
-    axes = {name: {0: "n", 1: "tokens"} for name in names}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            network, tuple(sample[name] for name in names), tmp_name, input_names=names,
-            output_names=[OUTPUT_NAME], dynamic_axes={**axes, OUTPUT_NAME: {0: "n"}},
-            opset_version=17, dynamo=False,
-        )
-    fast = run_batches(session(Path(tmp_name), threads), tokenizer, CHECK_TEXTS, max_length)
     reference = eager.features(CHECK_TEXTS)
-    min_cosine = min_row_cosine(fast, reference)
-    if not min_cosine >= MIN_COSINE:
-        os.unlink(tmp_name)
-        raise EncoderError(f"the ONNX export of {path.name} is off (cosine {min_cosine:.6f})")
-    os.replace(tmp_name, path)
-    log.info("exported the text tower to %s (cosine %.7f to eager)", path, min_cosine)
-    return path
+
+    def cosine(exported: Path) -> float:
+        fast = run_batches(session(exported, threads), tokenizer, CHECK_TEXTS, max_length)
+        return min_row_cosine(fast, reference)
+
+    axes = {name: {0: "n", 1: "tokens"} for name in sample}
+    return export_checked(path, network, sample, axes, cosine, "text tower", OUTPUT_NAME)
 
 
 def run_batches(

@@ -13,6 +13,7 @@ import logging
 import os
 import tempfile
 import warnings
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,28 +34,43 @@ MIN_COSINE = 0.999
 CHECK_IMAGES = 4
 
 
-def export_onnx(path: Path, network: torch.nn.Module, image_size: int) -> Path:
-    """Export ``network`` (pixels -> one row per image) to ``path`` (dynamic batch axis); atomic."""
+def export_checked(
+    path: Path, network: torch.nn.Module, sample: Mapping[str, torch.Tensor],
+    dynamic_axes: dict[str, dict[int, str]], cosine: Callable[[Path], float], what: str,
+    output: str = OUTPUT_NAME,
+) -> Path:
+    """Export ``network`` (named inputs like ``sample`` -> ``output``) to ``path``, atomically,
+    and keep it only if ``cosine(exported file)`` (lowest cosine to eager) is >= ``MIN_COSINE``."""
     import torch
 
-    sample = torch.zeros(2, 3, image_size, image_size)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, suffix=".onnx.tmp")
     os.close(fd)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(
-            network.eval(), (sample,), tmp_name, input_names=[INPUT_NAME],
-            output_names=[OUTPUT_NAME], dynamic_axes={INPUT_NAME: {0: "n"}, OUTPUT_NAME: {0: "n"}},
+            network.eval(), tuple(sample.values()), tmp_name, input_names=list(sample),
+            output_names=[output], dynamic_axes={**dynamic_axes, output: {0: "n"}},
             opset_version=17, dynamo=False,
         )
-    min_cosine = export_cosine(Path(tmp_name), network, image_size)
-    if min_cosine < MIN_COSINE:
+    min_cosine = cosine(Path(tmp_name))
+    if not min_cosine >= MIN_COSINE:  # NaN fails too
         os.unlink(tmp_name)
         raise EncoderError(f"the ONNX export of {path.name} is off (cosine {min_cosine:.6f})")
     os.replace(tmp_name, path)
-    log.info("exported the image tower to %s (cosine %.7f to eager)", path, min_cosine)
+    log.info("exported the %s to %s (cosine %.7f to eager)", what, path, min_cosine)
     return path
+
+
+def export_onnx(path: Path, network: torch.nn.Module, image_size: int) -> Path:
+    """Export ``network`` (pixels -> one row per image) to ``path`` (dynamic batch axis); atomic."""
+    import torch
+
+    return export_checked(
+        path, network, {INPUT_NAME: torch.zeros(2, 3, image_size, image_size)},
+        {INPUT_NAME: {0: "n"}}, lambda exported: export_cosine(exported, network, image_size),
+        "image tower",
+    )
 
 
 def export_cosine(path: Path, network: torch.nn.Module, image_size: int) -> float:
