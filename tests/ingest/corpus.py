@@ -13,12 +13,14 @@ import json
 import os
 import struct
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
+
+from modalign.catalog.models import ItemStatus, JobItem
 
 LONG_CAPTION = "a very long caption " * 5000  # 100 kB
 RED, GREEN, BLUE, WHITE = (255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 255)
@@ -203,3 +205,20 @@ def build_corpus(base: Path) -> dict[str, str | None]:
     for offset, reason in enumerate(("malformed JSON", "not a JSON object", "no 'path'")):
         expected[f"line {first_bad_line + offset}"] = reason
     return expected
+
+
+def assert_items_as_expected(items: Mapping[str, JobItem], expected: dict[str, str | None]) -> None:
+    """Every corpus item is in ``items``: good ones done (or skipped as duplicates) with an asset,
+    bad ones failed with their reason in the error."""
+    assert set(items) == set(expected)
+    for key, reason in expected.items():
+        item = items[key]
+        if reason is None:
+            assert item.status in (ItemStatus.DONE.value, ItemStatus.SKIPPED.value), (
+                key, item.error,
+            )
+            assert item.asset_id is not None, key
+        else:
+            assert item.status == ItemStatus.FAILED.value and reason in (item.error or ""), (
+                key, item.error,
+            )

@@ -20,12 +20,13 @@ from PIL import Image
 from sqlalchemy import func, select
 
 from modalign.catalog.db import session_scope
-from modalign.catalog.models import Asset, Caption, ItemStatus, JobItem, JobStatus
+from modalign.catalog.models import Asset, Caption, JobItem, JobStatus
 from modalign.config import Settings
 from modalign.ingest.progress import JobProgress
 from modalign.ingest.runner import JobRunner
 from modalign.ingest.sources import SourceSpec, detect_source
 
+from .corpus import assert_items_as_expected
 from .helpers import (
     TINY_MODEL,
     RedisServer,
@@ -185,15 +186,7 @@ def test_bad_file_corpus_through_a_worker(
         items = {i.uri: i for i in session.scalars(select(JobItem).where(JobItem.job_id == job_id))}
         assets = session.scalar(select(func.count()).select_from(Asset))
         captions = session.scalar(select(func.count()).select_from(Caption))
-    assert set(items) == set(expected)
-    for key, reason in expected.items():
-        if reason is None:
-            assert items[key].status == ItemStatus.DONE.value or items[key].status == (
-                ItemStatus.SKIPPED.value
-            ), (key, items[key].error)
-        else:
-            assert items[key].status == ItemStatus.FAILED.value, key
-            assert reason in (items[key].error or ""), (key, items[key].error)
+    assert_items_as_expected(items, expected)
     assert final.failed == sum(r is not None for r in expected.values())
     assert store_counts(celery_settings, TINY_MODEL) == (assets, captions)
     assert final.new_points == (assets or 0) + (captions or 0)

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from modalign.catalog import repo
 from modalign.catalog.db import session_scope
-from modalign.catalog.models import Asset, Caption, ItemStatus, Job, JobItem, JobStatus
+from modalign.catalog.models import Asset, Caption, Job, JobItem, JobStatus
 from modalign.config import Settings
 from modalign.encoders.dual import DualEncoder
 from modalign.encoders.towers import ImageTower
@@ -27,6 +27,7 @@ from modalign.ingest.resources import IngestResources, StoreAccess
 from modalign.ingest.sources import SourceSpec, detect_source
 from modalign.search.store import VectorStore
 
+from .corpus import assert_items_as_expected
 from .helpers import TINY_MODEL, store_counts
 
 Corpus = tuple[Path, dict[str, str | None]]
@@ -55,16 +56,7 @@ def test_bad_file_corpus_through_a_whole_job(resources: IngestResources, corpus:
     items = _items(resources, job_id)
     assert progress.status == JobStatus.COMPLETED_WITH_ERRORS.value
     assert progress.total == len(expected) == len(items)
-    for key, reason in expected.items():
-        item = items[key]
-        if reason is None:
-            assert item.status in (ItemStatus.DONE.value, ItemStatus.SKIPPED.value), (
-                key,
-                item.error,
-            )
-            assert item.asset_id is not None
-        else:
-            assert item.status == ItemStatus.FAILED.value and reason in (item.error or ""), key
+    assert_items_as_expected(items, expected)
     assert progress.failed == sum(r is not None for r in expected.values())
     assert items["good/dup_a.png"].asset_id == items["good/dup_b.png"].asset_id
     assets = _count(resources, Asset)
