@@ -85,20 +85,21 @@ def _metrics_table(results: list[EvalResult], console: Console) -> None:
 
 
 def _train_config(
-    settings: Settings, epochs: int, head: str, regularisation: tuple[float, float, float],
+    settings: Settings, epochs: int, head: str, regularisation: tuple[float, float, float, float],
     tower: tuple[int, float], first_caption_prob: float, members: int = 1,
 ) -> TrainConfig:
     """The training configuration (regularisation; fine-tuned tower blocks and their lr scale;
     how often the name caption is the one sampled)."""
     from modalign.encoders.train import recipe
 
-    input_dropout, feature_noise, weight_decay = regularisation
+    input_dropout, feature_noise, text_noise, weight_decay = regularisation
     finetune_top, tower_lr_scale = tower
     config = recipe(settings.seed, settings.encoders.embed_dim, head)  # type: ignore[arg-type]
     return replace(
         config.with_spec(input_dropout=input_dropout, members=members), epochs=epochs,
-        feature_noise=feature_noise, weight_decay=weight_decay, finetune_top=finetune_top,
-        tower_lr_scale=tower_lr_scale, first_caption_prob=first_caption_prob,
+        feature_noise=feature_noise, text_noise=text_noise, weight_decay=weight_decay,
+        finetune_top=finetune_top, tower_lr_scale=tower_lr_scale,
+        first_caption_prob=first_caption_prob,
     )
 
 
@@ -176,6 +177,8 @@ def train(
         min=0.0, max=0.9, help="Dropout on the heads' normalised inputs.")] = 0.2,
     feature_noise: Annotated[float, typer.Option(
         min=0.0, help="Gaussian noise on image features while training (x their std).")] = 0.5,
+    text_noise: Annotated[float, typer.Option(
+        min=0.0, help="Gaussian noise on caption features while training (x their std).")] = 0.0,
     weight_decay: Annotated[float, typer.Option(min=0.0, help="AdamW weight decay.")] = 0.05,
     views: Annotated[str, typer.Option(
         help="Augmented views of training images: plain, flip, zoom.")] = "plain,flip",
@@ -201,7 +204,7 @@ def train(
         if baseline:
             _run_baseline(settings, path, seconds, settings.seed)
         else:
-            regularisation = (input_dropout, feature_noise, weight_decay)
+            regularisation = (input_dropout, feature_noise, text_noise, weight_decay)
             top = settings.encoders.finetune_top if finetune_top is None else finetune_top
             config = _train_config(
                 settings, epochs, kind, regularisation, (top, tower_lr_scale), first_caption_prob,

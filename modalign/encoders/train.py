@@ -53,6 +53,7 @@ class TrainConfig:
     # 0.3 -> 69.8 / 70.2, 0.15 -> 67.9 / 70.2 (0.3 also best on val)
     first_caption_prob: float = 0.3
     feature_noise: float = 0.0
+    text_noise: float = 0.0  # the same on caption features
     ema_decay: float = 0.995  # > 0: evaluate and keep an exponential moving average of weights
     seed: int = 0
     finetune_top: int = 0  # image tower blocks trained with the heads (0: frozen tower)
@@ -65,6 +66,8 @@ class TrainConfig:
         data = self.to_dict()
         if not self.finetune_top:  # frozen-tower runs keep the fingerprint they had before
             del data["finetune_top"], data["tower_lr_scale"]
+        if not self.text_noise:  # so do runs from before text noise existed
+            del data["text_noise"]
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
     def with_spec(self, **changes: Any) -> TrainConfig:
@@ -228,6 +231,14 @@ def _set_mode(state: _State, training: bool) -> None:
             module.train(training)
 
 
+def _jitter(features: torch.Tensor, scale: float) -> torch.Tensor:
+    """``features`` plus Gaussian noise of ``scale`` times their standard deviation (if > 0)."""
+    if scale <= 0:
+        return features
+    noise = scale * features.detach().std()
+    return features + noise * torch.randn_like(features)
+
+
 def _run_epoch(state: _State, split: SplitFeatures, config: TrainConfig, total: int) -> float:
     _set_mode(state, True)
     loss_fn, losses = ClipLoss(), []
@@ -241,9 +252,7 @@ def _run_epoch(state: _State, split: SplitFeatures, config: TrainConfig, total: 
         image_t, text_t = torch.from_numpy(images), torch.from_numpy(texts)
         if state.tower is not None:
             image_t = state.tower(image_t)
-        if config.feature_noise > 0:
-            noise = config.feature_noise * image_t.detach().std()
-            image_t = image_t + noise * torch.randn_like(image_t)
+        image_t, text_t = _jitter(image_t, config.feature_noise), _jitter(text_t, config.text_noise)
         factor = warmup_cosine(state.step, warmup, total)
         for group in state.optimizer.param_groups:
             group["lr"] = config.lr * group.get("lr_scale", 1.0) * factor

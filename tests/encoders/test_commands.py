@@ -77,11 +77,12 @@ def test_baseline_trains_and_appears_in_the_report(data_dir: Path, emoji_dir: Pa
 def test_train_options_reach_the_card(data_dir: Path, emoji_dir: Path) -> None:
     manifest = str(emoji_dir / "manifest.jsonl")
     run(data_dir, "train", "--manifest", manifest, "--epochs", "1", "--version", "tuned",
-        "--feature-noise", "0.5", "--weight-decay", "0.3", "--views", "plain,zoom",
-        "--input-dropout", "0.2", "--first-caption-prob", "0.25")
+        "--feature-noise", "0.5", "--text-noise", "0.7", "--weight-decay", "0.3",
+        "--views", "plain,zoom", "--input-dropout", "0.2", "--first-caption-prob", "0.25")
     card = json.loads((data_dir / "models" / "tuned" / "card.json").read_text())
     config = card["training"]["config"]
     assert config["feature_noise"] == 0.5 and config["weight_decay"] == 0.3
+    assert config["text_noise"] == 0.7
     assert config["first_caption_prob"] == 0.25
     assert card["training"]["views"] == ["plain", "zoom"]
     assert card["heads"]["input_dropout"] == 0.2

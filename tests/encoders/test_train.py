@@ -34,6 +34,23 @@ def test_training_is_deterministic_under_a_seed() -> None:
     assert not same(weights(CONFIG), weights(replace(CONFIG, seed=8)))
 
 
+def test_text_noise_is_seeded_and_changes_only_what_it_should() -> None:
+    from dataclasses import replace
+
+    noisy = replace(CONFIG, text_noise=0.5)
+    assert same(weights(noisy), weights(noisy))
+    assert not same(weights(noisy), weights(CONFIG))
+    assert noisy.fingerprint() != CONFIG.fingerprint()
+    # configurations without it keep the fingerprint they had before it existed
+    data = CONFIG.to_dict()
+    del data["text_noise"], data["finetune_top"], data["tower_lr_scale"]
+    import hashlib
+    import json
+
+    old = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+    assert CONFIG.fingerprint() == old
+
+
 class StopTrainingError(Exception):
     pass
 
@@ -120,6 +137,7 @@ def test_recipe_is_what_modalign_train_uses_without_options() -> None:
     assert (config.seed, config.spec.embed_dim, config.spec.kind) == (3, 64, "linear")
     assert config.spec.input_dropout == defaults["input_dropout"]
     assert config.feature_noise == defaults["feature_noise"]
+    assert config.text_noise == defaults["text_noise"]
     assert config.weight_decay == defaults["weight_decay"]
     assert config.first_caption_prob == defaults["first_caption_prob"]
     assert config.epochs == defaults["epochs"]
