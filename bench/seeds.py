@@ -8,10 +8,15 @@ dot product is the mean of the N cosines). No default uses the ensemble (its vec
 longer); it shows how much of the spread is variance an average removes. ``projected`` is the same
 N heads as ``modalign train --members N`` builds them: the concatenation projected back to 256-d.
 
+``--set field=value`` (repeatable) changes one field of the recipe's ``TrainConfig``
+(``spec.field`` for its ``HeadSpec``) and ``--views`` the training views, so an ablation is
+measured the same way as the recipe: e.g. ``--set text_noise=0.5``, ``--set spec.embed_dim=512``,
+``--views plain,flip,zoom``.
+
 Prints a table, then as its LAST line one JSON object. Needs the demo set and cached features
 (``make demo``). Run with ``nice``; each seed is one head training (about 1-2 min here).
 
-    .venv/bin/python bench/seeds.py [--data-dir data] [--seeds 5]
+    .venv/bin/python bench/seeds.py [--data-dir data] [--seeds 5] [--set FIELD=VALUE ...]
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -28,10 +33,11 @@ import torch
 from modalign.config import PathsSettings, Settings
 from modalign.encoders.ensemble import HeadEnsemble
 from modalign.encoders.extract import SplitFeatures
+from modalign.encoders.heads import HeadSpec
 from modalign.encoders.metrics import image_to_text_ranks, recall_at, text_to_image_ranks
 from modalign.encoders.pipeline import FeatureSource
 from modalign.encoders.run import split_samples
-from modalign.encoders.train import recipe, train_heads
+from modalign.encoders.train import TrainConfig, recipe, train_heads
 
 COLUMNS = ("val_t2i", "val_i2t", "test_t2i", "test_i2t")
 
@@ -56,19 +62,39 @@ def ensemble(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np
             np.concatenate([p[1] for p in parts], axis=1) * scale)
 
 
+def override(config: TrainConfig, assignment: str) -> TrainConfig:
+    """``config`` with one ``field=value`` (``spec.field=value``) changed; value parsed as JSON."""
+    key, sep, text = assignment.partition("=")
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        value = text
+    owner, name = (HeadSpec, key[5:]) if key.startswith("spec.") else (TrainConfig, key)
+    if not sep or name not in {f.name for f in fields(owner)} or name == "spec":
+        raise SystemExit(f"--set takes FIELD=VALUE with a field of {owner.__name__}, not {key!r}")
+    if owner is HeadSpec:
+        return config.with_spec(**{name: value})
+    return replace(config, **{name: value})
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data-dir", type=Path, default=Path("data"))
     parser.add_argument("--seeds", type=int, default=5, help="seeds 0 .. N-1")
+    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                        help="change one recipe field (spec.FIELD for the heads); repeatable")
+    parser.add_argument("--views", default="plain,flip", help="training views (comma-separated)")
     args = parser.parse_args()
     settings = Settings().model_copy(update={"paths": PathsSettings(data_dir=args.data_dir)})
     torch.set_num_threads(settings.encoders.torch_threads)
     samples = split_samples(settings.paths.demo_dir / "manifest.jsonl")
     source = FeatureSource(settings)
-    train = source.features(samples["train"], ("plain", "flip"))
+    train = source.features(samples["train"], tuple(args.views.split(",")))
     evals = {name: source.features(samples[name]) for name in ("val", "test")}
     config = recipe(embed_dim=settings.encoders.embed_dim, kind=settings.encoders.head)
     config = config.with_spec(image_dim=train.images.shape[2], text_dim=train.captions.shape[1])
+    for assignment in args.set:
+        config = override(config, assignment)
     rows, embeddings, members = [], {name: [] for name in evals}, []
     print(f"{'seed':>5} {'epoch':>5} {'s':>5}  " + " ".join(f"{c:>8}" for c in COLUMNS))
     for seed in range(args.seeds):
@@ -90,7 +116,7 @@ def main() -> None:
         joined.fit_projection(train.images[:, 0], train.captions)
         projected = [v for name, split in evals.items() for v in r10(*embed(joined, split), split)]
     summary = {
-        "seeds": args.seeds,
+        "seeds": args.seeds, "set": args.set, "views": args.views,
         "mean": dict(zip(COLUMNS, table.mean(axis=0).round(2).tolist(), strict=True)),
         "sd": dict(zip(COLUMNS, table.std(axis=0, ddof=1).round(2).tolist(), strict=True))
         if args.seeds > 1 else None,
