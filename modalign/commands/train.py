@@ -85,22 +85,14 @@ def _metrics_table(results: list[EvalResult], console: Console) -> None:
 
 
 def _train_config(
-    settings: Settings, epochs: int, head: str, regularisation: tuple[float, float, float, float],
-    tower: tuple[int, float], first_caption_prob: float, members: int = 1,
+    settings: Settings, head: str, input_dropout: float, members: int, **changes: Any
 ) -> TrainConfig:
-    """The training configuration (regularisation; fine-tuned tower blocks and their lr scale;
-    how often the name caption is the one sampled)."""
+    """The recipe with the command's options: the heads' input dropout and member count, and
+    ``changes`` to the other ``TrainConfig`` fields."""
     from modalign.encoders.train import recipe
 
-    input_dropout, feature_noise, text_noise, weight_decay = regularisation
-    finetune_top, tower_lr_scale = tower
     config = recipe(settings.seed, settings.encoders.embed_dim, head)  # type: ignore[arg-type]
-    return replace(
-        config.with_spec(input_dropout=input_dropout, members=members), epochs=epochs,
-        feature_noise=feature_noise, text_noise=text_noise, weight_decay=weight_decay,
-        finetune_top=finetune_top, tower_lr_scale=tower_lr_scale,
-        first_caption_prob=first_caption_prob,
-    )
+    return replace(config.with_spec(input_dropout=input_dropout, members=members), **changes)
 
 
 def _views(text: str) -> tuple[str, ...]:
@@ -204,11 +196,12 @@ def train(
         if baseline:
             _run_baseline(settings, path, seconds, settings.seed)
         else:
-            regularisation = (input_dropout, feature_noise, text_noise, weight_decay)
             top = settings.encoders.finetune_top if finetune_top is None else finetune_top
             config = _train_config(
-                settings, epochs, kind, regularisation, (top, tower_lr_scale), first_caption_prob,
-                members,
+                settings, kind, input_dropout, members, epochs=epochs,
+                feature_noise=feature_noise, text_noise=text_noise, weight_decay=weight_decay,
+                finetune_top=top, tower_lr_scale=tower_lr_scale,
+                first_caption_prob=first_caption_prob,
             )
             _run_training(settings, path, version, config, _views(views))
     except ModalignError as exc:

@@ -41,17 +41,24 @@ class HeadEnsemble(nn.Module):
         wide = spec.members * spec.embed_dim
         self.register_buffer("projection", torch.eye(wide, spec.embed_dim))
 
-    def _joined(self, parts: list[torch.Tensor]) -> torch.Tensor:
-        joined = torch.cat(parts, dim=-1) / math.sqrt(len(parts))
+    def _concatenated(self, features: torch.Tensor, kind: str) -> torch.Tensor:
+        """The members' unit ``kind`` ("images" or "texts") embeddings side by side."""
+        parts = [
+            (m.embed_images if kind == "images" else m.embed_texts)(features) for m in self._heads()
+        ]
+        return torch.cat(parts, dim=-1)
+
+    def _joined(self, features: torch.Tensor, kind: str) -> torch.Tensor:
+        joined = self._concatenated(features, kind) / math.sqrt(len(self.members))
         return functional.normalize(joined @ self.projection, dim=-1)
 
     def embed_images(self, features: torch.Tensor) -> torch.Tensor:
         """L2-normalised image embeddings (``embed_dim``) of image tower features."""
-        return self._joined([m.embed_images(features) for m in self._heads()])
+        return self._joined(features, "images")
 
     def embed_texts(self, features: torch.Tensor) -> torch.Tensor:
         """L2-normalised text embeddings (``embed_dim``) of text tower features."""
-        return self._joined([m.embed_texts(features) for m in self._heads()])
+        return self._joined(features, "texts")
 
     def scale(self) -> torch.Tensor:
         """The members' mean logit scale (for the card's temperature)."""
@@ -66,8 +73,7 @@ class HeadEnsemble(nn.Module):
         images, texts = torch.from_numpy(image_features), torch.from_numpy(text_features)
         with torch.inference_mode():
             rows = torch.cat([
-                torch.cat([m.embed_images(images) for m in self._heads()], dim=-1),
-                torch.cat([m.embed_texts(texts) for m in self._heads()], dim=-1),
+                self._concatenated(images, "images"), self._concatenated(texts, "texts")
             ])
             # eigenvectors of the (N*dim)^2 Gram matrix: as many directions as columns, even when
             # there are fewer rows than embed_dim
