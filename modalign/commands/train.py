@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from rich.progress import Progress
 
     from modalign.encoders.evaluate import EvalResult
+    from modalign.encoders.memory import MemorySpec
     from modalign.encoders.progress import Advance
     from modalign.encoders.train import TrainConfig
 
@@ -106,7 +107,7 @@ def _views(text: str) -> tuple[str, ...]:
 
 def _run_training(
     settings: Settings, manifest: Path, version: str | None, config: TrainConfig,
-    views: tuple[str, ...],
+    views: tuple[str, ...], memory: MemorySpec,
 ) -> None:
     from modalign.encoders.registry import register_checkpoint
     from modalign.encoders.run import train_model
@@ -122,7 +123,8 @@ def _run_training(
                 f"t2i {record.val_t2i_r10:.1f} i2t {record.val_i2t_r10:.1f}"))
 
         outcome = train_model(
-            settings, manifest, config, version, views, sink=RichSink(progress), on_epoch=on_epoch
+            settings, manifest, config, version, views, sink=RichSink(progress), on_epoch=on_epoch,
+            memory_spec=memory,
         )
     activated = register_checkpoint(settings, outcome.directory, outcome.card)
     _metrics_table(list(outcome.evals.values()), console)
@@ -185,6 +187,13 @@ def train(
     members: Annotated[int, typer.Option(
         min=1, max=16, help="Train this many heads (seeds seed, seed+1, ...) and use them as one "
         "ensemble projected back to embed_dim.")] = 1,
+    memory_weight: Annotated[float, typer.Option(
+        min=0.0, help="Weight of the pair memory: embeddings get the weighted mean of their "
+        "nearest training pairs' other modality (0: no memory).")] = 1.0,
+    memory_neighbours: Annotated[int, typer.Option(
+        min=1, help="Nearest training pairs the memory mixes in.")] = 10,
+    memory_temperature: Annotated[float, typer.Option(
+        min=0.001, help="Softmax temperature over the neighbours' cosines.")] = 0.1,
 ) -> None:
     """Train the projection heads of the dual encoder (or, with --baseline, the toy model)."""
     settings = settings_of(ctx)
@@ -203,7 +212,10 @@ def train(
                 finetune_top=top, tower_lr_scale=tower_lr_scale,
                 first_caption_prob=first_caption_prob,
             )
-            _run_training(settings, path, version, config, _views(views))
+            from modalign.encoders.memory import MemorySpec
+
+            memory = MemorySpec(memory_neighbours, memory_temperature, memory_weight)
+            _run_training(settings, path, version, config, _views(views), memory)
     except ModalignError as exc:
         raise fail(str(exc)) from exc
 

@@ -4,6 +4,8 @@ The card records what is needed to rebuild and judge the model: towers (ids, fea
 size), head shape, embedding dim, temperature, the training-data hash, metrics and created_at.
 A model trained with a fine-tuned image tower also holds ``tower.safetensors`` (its top blocks),
 named with its SHA-256 in the card's ``towers.image.finetune`` (see ``modalign.encoders.tuned``).
+A model with a pair memory holds ``memory.safetensors``, described by the card's ``memory``
+(see ``modalign.encoders.memory``).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import torch
 
 from modalign.encoders.ensemble import Heads, build_heads
 from modalign.encoders.heads import HeadSpec
+from modalign.encoders.memory import MEMORY_FILE, MemorySpec, PairMemory
 from modalign.errors import EncoderError, NotFoundError
 
 WEIGHTS_FILE = "heads.safetensors"
@@ -37,6 +40,7 @@ class ModelCard:
     data_hash: str
     metrics: dict[str, Any] = field(default_factory=dict)
     training: dict[str, Any] = field(default_factory=dict)
+    memory: dict[str, Any] = field(default_factory=dict)  # PairMemory.card_entry(); {}: none
     created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
 
     @property
@@ -65,9 +69,11 @@ def _write_atomic(path: Path, payload: bytes) -> None:
 
 
 def save_checkpoint(
-    directory: Path, heads: Heads, card: ModelCard, tower_weights: bytes | None = None
+    directory: Path, heads: Heads, card: ModelCard, tower_weights: bytes | None = None,
+    memory: PairMemory | None = None,
 ) -> Path:
-    """Write the heads' weights (and fine-tuned tower weights) and the card into ``directory``.
+    """Write the heads' weights (fine-tuned tower weights, pair memory) and the card into
+    ``directory``.
 
     ``tower_weights`` are serialised by ``tuned.serialize_weights``; the card is written last.
     Returns the directory.
@@ -79,6 +85,8 @@ def save_checkpoint(
     directory.mkdir(parents=True, exist_ok=True)
     if tower_weights is not None:
         _write_atomic(directory / TOWER_FILE, tower_weights)
+    if memory is not None:
+        _write_atomic(directory / MEMORY_FILE, memory.serialize())
     tensors = {name: t.detach().contiguous() for name, t in heads.state_dict().items()}
     _write_atomic(directory / WEIGHTS_FILE, save(tensors, metadata={"name": card.name}))
     write_card(directory, card)
@@ -114,6 +122,13 @@ def load_checkpoint(directory: Path) -> tuple[Heads, ModelCard]:
     except (OSError, RuntimeError) as exc:
         raise EncoderError(f"cannot load the heads in {directory}: {exc}") from exc
     return heads.eval(), card
+
+
+def load_memory(directory: Path, card: ModelCard) -> PairMemory | None:
+    """The pair memory the card describes (None if the model has none)."""
+    if not card.memory:
+        return None
+    return PairMemory.load(directory, MemorySpec.from_dict(card.memory))
 
 
 def logit_temperature(heads: Heads) -> float:

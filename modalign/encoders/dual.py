@@ -2,7 +2,9 @@
 
 ``encode_images`` / ``encode_texts`` take raw inputs (decoded PIL images of any size, strings);
 ``encode_image_features`` / ``encode_text_features`` take precomputed tower features. All return
-(n, dim) float32 arrays with unit rows, as open_clip's ``encode_image(normalize=True)``.
+(n, dim) float32 arrays with unit rows, as open_clip's ``encode_image(normalize=True)``. A model
+with a pair memory (``modalign.encoders.memory``) expands every embedding with it, queries and
+indexed items alike.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import torch
 from PIL import Image
 
 from modalign.encoders.ensemble import Heads
+from modalign.encoders.memory import PairMemory
 from modalign.encoders.preprocess import batch_pixels
 from modalign.encoders.towers import ImageTower, TextTower
 
@@ -28,6 +31,7 @@ class DualEncoder:
         image_tower: Callable[[], ImageTower],
         text_tower: Callable[[], TextTower],
         batch_size: int = 64,
+        memory: PairMemory | None = None,
     ) -> None:
         self.heads = heads.eval()
         self.version = version
@@ -35,18 +39,21 @@ class DualEncoder:
         self.batch_size = batch_size
         self._image_tower = image_tower
         self._text_tower = text_tower
+        self.memory = memory
 
     def encode_image_features(self, features: np.ndarray) -> np.ndarray:
         """Embeddings of image tower features (n, 3328)."""
         with torch.inference_mode():
             out = self.heads.embed_images(torch.as_tensor(np.asarray(features, np.float32)))
-        return np.ascontiguousarray(out.numpy(), dtype=np.float32)
+        rows = np.ascontiguousarray(out.numpy(), dtype=np.float32)
+        return self.memory.expand_images(rows) if self.memory is not None else rows
 
     def encode_text_features(self, features: np.ndarray) -> np.ndarray:
         """Embeddings of text tower features (n, 384)."""
         with torch.inference_mode():
             out = self.heads.embed_texts(torch.as_tensor(np.asarray(features, np.float32)))
-        return np.ascontiguousarray(out.numpy(), dtype=np.float32)
+        rows = np.ascontiguousarray(out.numpy(), dtype=np.float32)
+        return self.memory.expand_texts(rows) if self.memory is not None else rows
 
     def image_features(self, images: Sequence[Image.Image]) -> np.ndarray:
         """Image tower features of decoded images, in batches."""

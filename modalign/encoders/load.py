@@ -10,7 +10,7 @@ import logging
 from functools import partial
 
 from modalign.config import Settings
-from modalign.encoders.checkpoint import load_checkpoint
+from modalign.encoders.checkpoint import load_checkpoint, load_memory
 from modalign.encoders.dual import DualEncoder
 from modalign.encoders.registry import checkpoint_dir
 from modalign.encoders.tower_registry import image_cache_id, image_tower, text_tower
@@ -40,6 +40,7 @@ def load_model(
         partial(image_tower, settings, None, tuned),
         partial(text_tower, settings),
         settings.encoders.batch_size,
+        load_memory(directory, card) if settings.encoders.use_memory else None,
     )
     return encoder, tuned
 

@@ -25,6 +25,7 @@ from modalign.encoders.ensemble import HeadEnsemble, Heads
 from modalign.encoders.evaluate import EvalResult, evaluate_embeddings
 from modalign.encoders.extract import SplitFeatures
 from modalign.encoders.heads import AlignmentHeads
+from modalign.encoders.memory import MemorySpec, PairMemory
 from modalign.encoders.pipeline import FeatureSource
 from modalign.encoders.progress import ProgressSink
 from modalign.encoders.report import plot_training
@@ -91,10 +92,10 @@ def choose_version(models_dir: Path) -> str:
     return f"v{(numbers[-1] if numbers else 0) + 1}"
 
 
-def evaluate_heads(
-    heads: Heads, name: str, split: str, f: SplitFeatures, tower: nn.Module | None = None
-) -> EvalResult:
-    """Evaluate trained heads on a split's cached rows (plain view), through ``tower`` if any."""
+def head_embeddings(
+    heads: Heads, f: SplitFeatures, tower: nn.Module | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Unit image (plain view, through ``tower`` if any) and caption embeddings of a split."""
     import torch
 
     rows = f.images[:, 0]
@@ -102,6 +103,17 @@ def evaluate_heads(
     with torch.inference_mode():
         images = heads.embed_images(torch.from_numpy(features)).numpy()
         captions = heads.embed_texts(torch.from_numpy(f.captions)).numpy()
+    return images, captions
+
+
+def evaluate_heads(
+    name: str, split: str, embedded: tuple[np.ndarray, np.ndarray], f: SplitFeatures,
+    memory: PairMemory | None = None,
+) -> EvalResult:
+    """Evaluate a split's head embeddings (expanded by ``memory`` if given)."""
+    images, captions = embedded
+    if memory is not None:
+        images, captions = memory.expand_images(images), memory.expand_texts(captions)
     return evaluate_embeddings(name, split, images, captions, f.caption_owner, f.first_caption)
 
 
@@ -140,8 +152,10 @@ def train_model(
     views: Sequence[str] = ("plain", "flip"),
     sink: ProgressSink | None = None,
     on_epoch: Callable[[EpochRecord], None] | None = None,
+    memory_spec: MemorySpec | None = MemorySpec(),
 ) -> TrainOutcome:
-    """Cache features, train the heads, evaluate on val and test, write the checkpoint."""
+    """Cache features, train the heads, build the pair memory from the training split (unless
+    ``memory_spec`` is None or weighs 0), evaluate on val and test, write the checkpoint."""
     started = time.perf_counter()
     if config.finetune_top and config.spec.members > 1:
         raise InvalidInputError("an ensemble of heads cannot be trained with a fine-tuned tower")
@@ -162,8 +176,11 @@ def train_model(
             features["train"], features["val"], config, directory / STATE_FILE, on_epoch,
             tower=tuning.top if tuning else None,
         )
+    embedded = {split: head_embeddings(result.heads, f, result.tower)
+                for split, f in features.items()}
+    memory = _memory(embedded["train"], features["train"], memory_spec)
     evals: dict[str, EvalResult] = {
-        split: evaluate_heads(result.heads, name, split, features[split], result.tower)
+        split: evaluate_heads(name, split, embedded[split], features[split], memory)
         for split in ("val", "test") if split in features
     }
     timings = {"features_s": extracted - started, "heads_s": result.seconds}
@@ -172,14 +189,29 @@ def train_model(
         "best_epoch": result.best_epoch, "images": {k: len(v) for k, v in samples.items()},
         "timings": timings,
     }
+    if memory is not None:
+        extra["heads_only_metrics"] = {
+            split: evaluate_heads(name, split, embedded[split], features[split]).metrics()
+            for split in evals
+        }
     weights, tuned = _tower_weights(directory, tuning)
     card = _card(settings, name, result.heads, config, samples, evals, extra, tuned)
-    save_checkpoint(directory, result.heads, card, weights)
+    card.memory = memory.card_entry() if memory is not None else {}
+    save_checkpoint(directory, result.heads, card, weights, memory)
     plot_training(result.history, directory / "training.png", f"model {name}")
     for state in directory.glob("train_state*.pt"):
         state.unlink()
     timings["total_s"] = time.perf_counter() - started
     return TrainOutcome(card, directory, result, evals, timings)
+
+
+def _memory(
+    embedded: tuple[np.ndarray, np.ndarray], train: SplitFeatures, spec: MemorySpec | None
+) -> PairMemory | None:
+    """The training split's pair memory (None when ``spec`` is None or weighs 0)."""
+    if spec is None or spec.weight == 0:
+        return None
+    return PairMemory.build(*embedded, train.caption_owner, spec)
 
 
 def _train_ensemble(

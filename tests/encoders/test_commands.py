@@ -36,16 +36,27 @@ def test_train_evaluate_and_switch_versions(
     assert "finetune" not in card["towers"]["image"]
     assert not (data_dir / "models" / "v1" / "tower.safetensors").exists()
     assert (data_dir / "models" / "v1" / "training.png").stat().st_size > 0
+    assert card["memory"] == {"neighbours": 10, "temperature": 0.1, "weight": 1.0,
+                              "images": 12, "captions": 24}  # the emoji manifest's train split
+    assert (data_dir / "models" / "v1" / "memory.safetensors").exists()
 
     out = json.loads(run(data_dir, "evaluate", "--manifest", manifest, "--split", "test", "--json"))
     assert out["model"] == "v1" and out["split"] == "test"
     assert out["text_to_image"]["queries"] == 4 and out["text_to_image"]["gallery"] == 4
     assert out["image_to_text"]["queries"] == 4 and out["image_to_text"]["gallery"] == 8
-    assert out["text_to_image"] == card["metrics"]["test"]["text_to_image"]
+    for direction in ("text_to_image", "image_to_text"):
+        assert out[direction] == card["metrics"]["test"][direction]
     assert (data_dir / "reports" / "eval-v1-test.md").exists()
     assert (data_dir / "reports" / "eval-v1-test-recall.png").exists()
+    plain = json.loads(CliRunner(env={"MODALIGN_ENCODERS__USE_MEMORY": "false"}).invoke(
+        app, ["--data-dir", str(data_dir), "evaluate", "--manifest", manifest, "--json"]).stdout)
+    for direction in ("text_to_image", "image_to_text"):
+        assert plain[direction] == card["training"]["heads_only_metrics"]["test"][direction]
 
-    run(data_dir, "train", "--manifest", manifest, "--epochs", "2", "--head", "linear")
+    run(data_dir, "train", "--manifest", manifest, "--epochs", "2", "--head", "linear",
+        "--memory-weight", "0")
+    assert json.loads((data_dir / "models" / "v2" / "card.json").read_text())["memory"] == {}
+    assert not (data_dir / "models" / "v2" / "memory.safetensors").exists()
     listed = json.loads(run(data_dir, "models", "list", "--json"))
     assert [(v["name"], v["active"]) for v in listed] == [("v1", True), ("v2", False)]
     run(data_dir, "models", "activate", "v2")

@@ -89,6 +89,8 @@ def test_tuned_checkpoint_round_trips_to_identical_embeddings(
     with torch.inference_mode():
         rows = bottom(torch.from_numpy(batch_pixels(images, 224)))
         trained = tuned_run.result.heads.embed_images(tuned_run.result.tower(rows)).numpy()
+    assert encoder.memory is not None  # built from the tuned tower's training embeddings
+    trained = encoder.memory.expand_images(trained)
     loaded = encoder.encode_images(images)
     np.testing.assert_allclose(loaded, trained, rtol=0, atol=1e-6)
     again, _ = load_model(with_backend(settings, "eager"), "ft")
