@@ -8,6 +8,10 @@ dot product is the mean of the N cosines). No default uses the ensemble (its vec
 longer); it shows how much of the spread is variance an average removes. ``projected`` is the same
 N heads as ``modalign train --members N`` builds them: the concatenation projected back to 256-d.
 
+The ``mem_*`` columns are the same heads with the pair memory ``modalign train`` builds (the
+training split's pairs, default ``MemorySpec``; ``--memory-weight 0`` leaves them out), as
+``modalign evaluate`` measures a model that has one.
+
 ``--set field=value`` (repeatable) changes one field of the recipe's ``TrainConfig``
 (``spec.field`` for its ``HeadSpec``) and ``--views`` the training views, so an ablation is
 measured the same way as the recipe: e.g. ``--set text_noise=0.5``, ``--set spec.embed_dim=512``,
@@ -34,12 +38,14 @@ from modalign.config import PathsSettings, Settings
 from modalign.encoders.ensemble import HeadEnsemble
 from modalign.encoders.extract import SplitFeatures
 from modalign.encoders.heads import HeadSpec
+from modalign.encoders.memory import MemorySpec, PairMemory
 from modalign.encoders.metrics import image_to_text_ranks, recall_at, text_to_image_ranks
 from modalign.encoders.pipeline import FeatureSource
-from modalign.encoders.run import split_samples
+from modalign.encoders.run import head_embeddings, split_samples
 from modalign.encoders.train import TrainConfig, recipe, train_heads
 
-COLUMNS = ("val_t2i", "val_i2t", "test_t2i", "test_i2t")
+HEADS_COLUMNS = ("val_t2i", "val_i2t", "test_t2i", "test_i2t")
+COLUMNS = (*HEADS_COLUMNS, *(f"mem_{c}" for c in HEADS_COLUMNS))
 
 
 def r10(images: np.ndarray, captions: np.ndarray, split: SplitFeatures) -> tuple[float, float]:
@@ -49,17 +55,24 @@ def r10(images: np.ndarray, captions: np.ndarray, split: SplitFeatures) -> tuple
     return recall_at(t2i, 10), recall_at(i2t, 10)
 
 
-def embed(heads: torch.nn.Module, split: SplitFeatures) -> tuple[np.ndarray, np.ndarray]:
-    with torch.inference_mode():
-        images = heads.embed_images(torch.from_numpy(split.images[:, 0])).numpy()
-        captions = heads.embed_texts(torch.from_numpy(split.captions)).numpy()
-    return images, captions
-
-
 def ensemble(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
     scale = 1 / np.sqrt(len(parts))
     return (np.concatenate([p[0] for p in parts], axis=1) * scale,
             np.concatenate([p[1] for p in parts], axis=1) * scale)
+
+
+def recalls(
+    heads: torch.nn.Module, train: SplitFeatures, evals: dict[str, SplitFeatures], spec: MemorySpec
+) -> list[float]:
+    """R@10 of each eval split in both directions (``COLUMNS``): the heads alone, then with the
+    pair memory of the training split."""
+    embedded = {name: head_embeddings(heads, split) for name, split in evals.items()}
+    row = [v for name, split in evals.items() for v in r10(*embedded[name], split)]
+    memory = PairMemory.build(*head_embeddings(heads, train), train.caption_owner, spec)
+    for name, split in evals.items():
+        images, captions = embedded[name]
+        row.extend(r10(memory.expand_images(images), memory.expand_texts(captions), split))
+    return row
 
 
 def override(config: TrainConfig, assignment: str) -> TrainConfig:
@@ -84,7 +97,11 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                         help="change one recipe field (spec.FIELD for the heads); repeatable")
     parser.add_argument("--views", default="plain,flip", help="training views (comma-separated)")
+    parser.add_argument("--memory-neighbours", type=int, default=MemorySpec.neighbours)
+    parser.add_argument("--memory-temperature", type=float, default=MemorySpec.temperature)
+    parser.add_argument("--memory-weight", type=float, default=MemorySpec.weight)
     args = parser.parse_args()
+    spec = MemorySpec(args.memory_neighbours, args.memory_temperature, args.memory_weight)
     settings = Settings().model_copy(update={"paths": PathsSettings(data_dir=args.data_dir)})
     torch.set_num_threads(settings.encoders.torch_threads)
     samples = split_samples(settings.paths.demo_dir / "manifest.jsonl")
@@ -96,33 +113,32 @@ def main() -> None:
     for assignment in args.set:
         config = override(config, assignment)
     rows, embeddings, members = [], {name: [] for name in evals}, []
-    print(f"{'seed':>5} {'epoch':>5} {'s':>5}  " + " ".join(f"{c:>8}" for c in COLUMNS))
+    print(f"{'seed':>5} {'epoch':>5} {'s':>5}  " + " ".join(f"{c:>12}" for c in COLUMNS))
     for seed in range(args.seeds):
         started = time.perf_counter()
         result = train_heads(train, evals["val"], replace(config, seed=seed))
         members.append(result.heads)
-        row: list[float] = []
+        row = recalls(result.heads, train, evals, spec)
         for name, split in evals.items():
-            embeddings[name].append(embed(result.heads, split))
-            row.extend(r10(*embeddings[name][-1], split))
+            embeddings[name].append(head_embeddings(result.heads, split))
         rows.append(row)
         print(f"{seed:>5} {result.best_epoch:>5} {time.perf_counter() - started:>5.0f}  "
-              + " ".join(f"{v:>8.1f}" for v in row), flush=True)
+              + " ".join(f"{v:>12.1f}" for v in row), flush=True)
     table = np.asarray(rows)
     together = [v for name, split in evals.items() for v in r10(*ensemble(embeddings[name]), split)]
     projected = None
     if args.seeds > 1:
         joined = HeadEnsemble(config.with_spec(members=args.seeds).spec, members).eval()
         joined.fit_projection(train.images[:, 0], train.captions)
-        projected = [v for name, split in evals.items() for v in r10(*embed(joined, split), split)]
+        projected = recalls(joined, train, evals, spec)
     summary = {
-        "seeds": args.seeds, "set": args.set, "views": args.views,
+        "seeds": args.seeds, "set": args.set, "views": args.views, "memory": spec.to_dict(),
         "mean": dict(zip(COLUMNS, table.mean(axis=0).round(2).tolist(), strict=True)),
         "sd": dict(zip(COLUMNS, table.std(axis=0, ddof=1).round(2).tolist(), strict=True))
         if args.seeds > 1 else None,
         "min": dict(zip(COLUMNS, table.min(axis=0).round(2).tolist(), strict=True)),
         "max": dict(zip(COLUMNS, table.max(axis=0).round(2).tolist(), strict=True)),
-        "ensemble": dict(zip(COLUMNS, np.round(together, 2).tolist(), strict=True)),
+        "ensemble": dict(zip(HEADS_COLUMNS, np.round(together, 2).tolist(), strict=True)),
         "projected": dict(zip(COLUMNS, np.round(projected, 2).tolist(), strict=True))
         if projected else None,
         "per_seed": [dict(zip(COLUMNS, row, strict=True)) for row in table.round(2).tolist()],
@@ -130,7 +146,8 @@ def main() -> None:
     for label in ("mean", "sd", "min", "max", "ensemble", "projected"):
         values = summary[label]
         if values:
-            print(f"{label:>17}  " + " ".join(f"{values[c]:>8.1f}" for c in COLUMNS))
+            cells = [f"{values[c]:>12.1f}" for c in COLUMNS if c in values]
+            print(f"{label:>17}  " + " ".join(cells))
     print(json.dumps(summary))
 
 
