@@ -9,8 +9,8 @@ longer); it shows how much of the spread is variance an average removes. ``proje
 N heads as ``modalign train --members N`` builds them: the concatenation projected back to 256-d.
 
 The ``mem_*`` columns are the same heads with the pair memory ``modalign train`` builds (the
-training split's pairs, default ``MemorySpec``; ``--memory-weight 0`` leaves them out), as
-``modalign evaluate`` measures a model that has one.
+training split's pairs, default ``MemorySpec``, changed by ``--memory-*``; at weight 0 they equal
+the heads' columns), as ``modalign evaluate`` measures a model that has one.
 
 ``--set field=value`` (repeatable) changes one field of the recipe's ``TrainConfig``
 (``spec.field`` for its ``HeadSpec``) and ``--views`` the training views, so an ablation is

@@ -109,9 +109,6 @@ class EncoderSettings(BaseModel):
         description="Last image-tower blocks `modalign train` fine-tunes (0: frozen tower).",
     )
     batch_size: int = Field(64, ge=1, description="Batch size for encoding.")
-    use_memory: bool = Field(
-        True, description="Expand embeddings with the model's pair memory, if it has one.",
-    )
 
 
 class IngestSettings(BaseModel):

@@ -220,15 +220,16 @@ def train(
         raise fail(str(exc)) from exc
 
 
-def _write_reports(settings: Settings, results: list[EvalResult]) -> Path:
+def _write_reports(settings: Settings, results: list[EvalResult], heads_only: bool) -> Path:
     from modalign.encoders.report import plot_recall, write_report
 
     out = settings.paths.reports_dir
     backend = settings.encoders.image_backend
-    suffix = "" if backend == "onnx" else f"-{backend}"
+    suffix = ("" if backend == "onnx" else f"-{backend}") + ("-heads" if heads_only else "")
     stem = f"eval-{results[0].model}-{results[0].split}{suffix}"
     plot = plot_recall(results, out / f"{stem}-recall.png")
-    notes = [f"image backend: {settings.encoders.image_backend}"]
+    notes = [f"image backend: {settings.encoders.image_backend}",
+             "pair memory: " + ("left out (--heads-only)" if heads_only else "the model's, if any")]
     return write_report(results, out / f"{stem}.md", plot, notes)
 
 
@@ -245,6 +246,8 @@ def evaluate(
     split: Annotated[str, typer.Option(help="train, val or test.")] = "test",
     manifest: Annotated[Path | None, typer.Option(help="JSONL manifest (default: demo).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    heads_only: Annotated[bool, typer.Option(
+        "--heads-only", help="Leave the model's pair memory out (the heads alone).")] = False,
 ) -> None:
     """Evaluate a model version on a split: exact R@1/5/10, median and mean rank."""
     from modalign.encoders.run import evaluate_model
@@ -254,8 +257,8 @@ def evaluate(
     console = _console()
     try:
         with _progress(console) as progress:
-            result = evaluate_model(settings, path, split, model, RichSink(progress))
-        report = _write_reports(settings, _with_baseline(settings, result))
+            result = evaluate_model(settings, path, split, model, RichSink(progress), heads_only)
+        report = _write_reports(settings, _with_baseline(settings, result), heads_only)
     except ModalignError as exc:
         raise fail(str(exc)) from exc
     if as_json:

@@ -23,7 +23,7 @@ import torch
 from modalign.encoders.ensemble import Heads, build_heads
 from modalign.encoders.heads import HeadSpec
 from modalign.encoders.memory import MEMORY_FILE, MemorySpec, PairMemory
-from modalign.errors import EncoderError, NotFoundError
+from modalign.errors import EncoderError, InvalidInputError, NotFoundError
 
 WEIGHTS_FILE = "heads.safetensors"
 CARD_FILE = "card.json"
@@ -125,10 +125,22 @@ def load_checkpoint(directory: Path) -> tuple[Heads, ModelCard]:
 
 
 def load_memory(directory: Path, card: ModelCard) -> PairMemory | None:
-    """The pair memory the card describes (None if the model has none)."""
+    """The pair memory the card describes (None if the model has none), checked against it."""
     if not card.memory:
         return None
-    return PairMemory.load(directory, MemorySpec.from_dict(card.memory))
+    try:
+        spec = MemorySpec.from_dict(card.memory)
+    except (InvalidInputError, TypeError) as exc:
+        raise EncoderError(f"bad pair memory entry in {directory / CARD_FILE}: {exc}") from exc
+    memory = PairMemory.load(directory, spec)
+    found = (memory.images.shape[1], len(memory.images), len(memory.captions))
+    wanted = (card.dim, card.memory.get("images"), card.memory.get("captions"))
+    if found != wanted:
+        raise EncoderError(
+            f"the pair memory in {directory} (dim, images, captions) {found} does not match "
+            f"its card {wanted}"
+        )
+    return memory
 
 
 def logit_temperature(heads: Heads) -> float:

@@ -20,12 +20,14 @@ log = logging.getLogger(__name__)
 
 
 def load_model(
-    settings: Settings, version: str | None = None
+    settings: Settings, version: str | None = None, heads_only: bool = False
 ) -> tuple[DualEncoder, TunedTower | None]:
     """The given model version's DualEncoder and its fine-tuned image tower (None if frozen).
 
     The version defaults to ``settings.encoders.model``, else the active one. Towers are loaded on
-    first use, once per process; the heads (and tuned tower weights) are read from the checkpoint.
+    first use, once per process; the heads (tuned tower weights, pair memory) are read from the
+    checkpoint. ``heads_only`` leaves the pair memory out: for evaluation only, since vectors
+    indexed with a model version must all be embedded the same way.
     """
     name, directory = checkpoint_dir(settings, version or settings.encoders.model)
     heads, card = load_checkpoint(directory)
@@ -40,7 +42,7 @@ def load_model(
         partial(image_tower, settings, None, tuned),
         partial(text_tower, settings),
         settings.encoders.batch_size,
-        load_memory(directory, card) if settings.encoders.use_memory else None,
+        None if heads_only else load_memory(directory, card),
     )
     return encoder, tuned
 

@@ -21,7 +21,7 @@ import numpy as np
 from modalign.errors import EncoderError, InvalidInputError
 
 MEMORY_FILE = "memory.safetensors"
-CHUNK_ROWS = 1024  # rows expanded at once: bounds the (rows x memory) similarity matrix
+CHUNK_ROWS = 256  # rows expanded at once: bounds the (rows x memory) similarity matrix
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ def _unit(rows: np.ndarray) -> np.ndarray:
     return np.asarray(rows / np.maximum(norms, 1e-12), dtype=np.float32)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class PairMemory:
     """Unit embeddings of the training images and captions, and the image each caption describes."""
 
@@ -76,6 +76,8 @@ class PairMemory:
         owner = np.asarray(caption_owner, dtype=np.int64)
         if len(captions) != len(owner) or len(images) == 0:
             raise InvalidInputError("a memory needs images and one owner per caption")
+        if images.ndim != 2 or captions.ndim != 2 or images.shape[1] != captions.shape[1]:
+            raise InvalidInputError("memory images and captions need one embedding dimension")
         if np.unique(owner).size != len(images) or owner.min() < 0 or owner.max() >= len(images):
             raise InvalidInputError("every memory image needs at least one caption")
         sums = np.zeros_like(images)

@@ -93,12 +93,12 @@ def choose_version(models_dir: Path) -> str:
 
 
 def head_embeddings(
-    heads: Heads, f: SplitFeatures, tower: nn.Module | None = None
+    heads: Heads, f: SplitFeatures, tower: nn.Module | None = None, view: int = 0
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Unit image (plain view, through ``tower`` if any) and caption embeddings of a split."""
+    """Unit image (one view, through ``tower`` if any) and caption embeddings of a split."""
     import torch
 
-    rows = f.images[:, 0]
+    rows = f.images[:, view]
     features = tower_features(tower, rows) if tower is not None else rows
     with torch.inference_mode():
         images = heads.embed_images(torch.from_numpy(features)).numpy()
@@ -176,7 +176,8 @@ def train_model(
             features["train"], features["val"], config, directory / STATE_FILE, on_epoch,
             tower=tuning.top if tuning else None,
         )
-    embedded = {split: head_embeddings(result.heads, f, result.tower)
+    embedded = {split: head_embeddings(result.heads, f, result.tower,
+                                       _plain_view(views) if split == "train" else 0)
                 for split, f in features.items()}
     memory = _memory(embedded["train"], features["train"], memory_spec)
     evals: dict[str, EvalResult] = {
@@ -203,6 +204,15 @@ def train_model(
         state.unlink()
     timings["total_s"] = time.perf_counter() - started
     return TrainOutcome(card, directory, result, evals, timings)
+
+
+def _plain_view(views: Sequence[str]) -> int:
+    """Index of the plain view among the training views (the memory's image keys), else 0."""
+    if "plain" in views:
+        return list(views).index("plain")
+    log.warning("no plain view among %s: the pair memory keys the training images by %s",
+                list(views), views[0])
+    return 0
 
 
 def _memory(
@@ -306,12 +316,14 @@ def evaluate_model(
     split: str,
     version: str | None = None,
     sink: ProgressSink | None = None,
+    heads_only: bool = False,
 ) -> EvalResult:
-    """Exact-rank evaluation of a model version on one split of ``manifest``."""
+    """Exact-rank evaluation of a model version on one split of ``manifest`` (``heads_only``:
+    without its pair memory)."""
     from modalign.encoders.evaluate import evaluate_encoder
     from modalign.encoders.load import load_model
 
-    encoder, tuned = load_model(settings, version)
+    encoder, tuned = load_model(settings, version, heads_only)
     samples = samples_from_manifest(manifest, split)
     if not samples:
         raise InvalidInputError(f"{manifest}: no images in split {split!r}")

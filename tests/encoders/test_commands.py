@@ -48,10 +48,10 @@ def test_train_evaluate_and_switch_versions(
         assert out[direction] == card["metrics"]["test"][direction]
     assert (data_dir / "reports" / "eval-v1-test.md").exists()
     assert (data_dir / "reports" / "eval-v1-test-recall.png").exists()
-    plain = json.loads(CliRunner(env={"MODALIGN_ENCODERS__USE_MEMORY": "false"}).invoke(
-        app, ["--data-dir", str(data_dir), "evaluate", "--manifest", manifest, "--json"]).stdout)
+    plain = json.loads(run(data_dir, "evaluate", "--manifest", manifest, "--json", "--heads-only"))
     for direction in ("text_to_image", "image_to_text"):
         assert plain[direction] == card["training"]["heads_only_metrics"]["test"][direction]
+    assert "left out" in (data_dir / "reports" / "eval-v1-test-heads.md").read_text()
 
     run(data_dir, "train", "--manifest", manifest, "--epochs", "2", "--head", "linear",
         "--memory-weight", "0")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +41,15 @@ def test_one_neighbour_adds_its_captions_mean() -> None:
     assert np.allclose(text, unit(captions[2:3] + 0.5 * images[1:2]), atol=1e-6)
 
 
+def test_every_key_as_a_neighbour_is_the_softmax_over_the_whole_memory() -> None:
+    memory = random_memory(MemorySpec(30, 0.2, 1.0))  # k equals the 30 memory images
+    query = unit(np.random.default_rng(5).normal(size=(1, 8)).astype(np.float32))
+    cosines = (query @ memory.images.T)[0]
+    weights = np.exp(cosines / 0.2) / np.exp(cosines / 0.2).sum()
+    wanted = unit(query + weights @ memory.caption_means)
+    assert np.allclose(memory.expand_images(query), wanted, atol=1e-5)
+
+
 def test_expansion_weights_neighbours_by_softmax_of_their_cosines() -> None:
     memory = random_memory(MemorySpec(4, 0.2, 1.0))
     query = unit(np.random.default_rng(1).normal(size=(1, 8)).astype(np.float32))
@@ -55,12 +65,12 @@ def test_chunked_expansion_equals_one_pass(monkeypatch: pytest.MonkeyPatch) -> N
     queries = unit(np.random.default_rng(4).normal(size=(10, 8)).astype(np.float32))
     whole = memory.expand_texts(queries)
     monkeypatch.setattr("modalign.encoders.memory.CHUNK_ROWS", 3)
-    assert np.allclose(memory.expand_texts(queries), whole, atol=1e-7)
+    assert np.allclose(memory.expand_texts(queries), whole, atol=1e-6)
 
 
 def test_expanded_rows_are_unit_and_weight_zero_changes_nothing() -> None:
     queries = unit(np.random.default_rng(2).normal(size=(7, 8)).astype(np.float32))
-    expanded = random_memory(MemorySpec(50, 0.1, 2.0)).expand_texts(queries)  # k > memory size
+    expanded = random_memory(MemorySpec(50, 0.1, 2.0)).expand_images(queries)  # k > 30 images
     assert expanded.shape == (7, 8) and np.allclose(np.linalg.norm(expanded, axis=1), 1, atol=1e-6)
     assert not np.allclose(expanded, queries)
     assert np.array_equal(random_memory(MemorySpec(weight=0.0)).expand_images(queries), queries)
@@ -101,6 +111,9 @@ def test_checkpoint_round_trip_keeps_the_memory_and_the_encoder_uses_it(tmp_path
                           memory.expand_images(heads_only))
     assert not np.allclose(expanded.encode_image_features(features), heads_only)
 
+    for wrong in ({"images": 31}, {"captions": 59}, {"neighbours": 0}):
+        with pytest.raises(EncoderError, match="pair memory"):
+            load_memory(tmp_path, replace(loaded_card, memory={**loaded_card.memory, **wrong}))
     (tmp_path / "memory.safetensors").write_bytes(b"not safetensors")
     with pytest.raises(EncoderError, match="pair memory"):
         load_memory(tmp_path, loaded_card)
