@@ -12,7 +12,8 @@ index (``--data-dir``, default ``data``; build it with ``make demo``). Measured 
 - ratio API p50 / direct p50 (goal <= 1.5: the API adds at most half the cost of the work).
 
 Without a demo index, ``--sample N`` builds a temporary one: N entries of the demo manifest
-ingested with random heads of the default shape (the same code paths and sizes as a trained model).
+ingested with random heads of the default shape and a random pair memory of the demo model's size
+(the same code paths and sizes as a trained model).
 Prints a table, then, as its last line, one JSON object with every figure.
 Run: ``nice .venv/bin/python bench/api.py [--data-dir data] [--sample 500]``.
 """
@@ -38,6 +39,7 @@ import httpx
 import numpy as np
 
 from modalign.config import Settings
+from modalign.encoders.random_model import register_random_model
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_MODEL = "bench-random"
@@ -83,7 +85,7 @@ def build_sample(work: Path, manifest: Path, count: int) -> Settings:
     shared_cache = ROOT / "data" / "cache"
     if shared_cache.is_dir():
         (data_dir / "cache").symlink_to(shared_cache.resolve(), target_is_directory=True)
-    register_random_model(settings)
+    register_random_model(settings, SAMPLE_MODEL)
     from modalign.ingest.runner import JobRunner
     from modalign.ingest.sources import SourceSpec
 
@@ -105,24 +107,6 @@ def copy_sample(manifest: Path, target: Path, count: int) -> None:
         destination.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(manifest.parent / entry["path"], destination)
     (target / "manifest.jsonl").write_text("".join(json.dumps(e) + "\n" for e in chosen))
-
-
-def register_random_model(settings: Settings) -> None:
-    import torch
-
-    from modalign.catalog.migrate import upgrade
-    from modalign.encoders.checkpoint import ModelCard, save_checkpoint
-    from modalign.encoders.heads import AlignmentHeads, HeadSpec
-    from modalign.encoders.registry import register_checkpoint
-
-    torch.manual_seed(0)
-    spec = HeadSpec(embed_dim=settings.encoders.embed_dim, kind=settings.encoders.head)
-    card = ModelCard(name=SAMPLE_MODEL, towers={}, heads=spec.to_dict(), temperature=0.07,
-                     data_hash="-")
-    directory = save_checkpoint(settings.paths.models_dir / SAMPLE_MODEL, AlignmentHeads(spec),
-                                card)
-    upgrade(settings.database_url)
-    register_checkpoint(settings, directory, card)
 
 
 # -- load -------------------------------------------------------------------------------------

@@ -18,7 +18,8 @@ One run measures, on a sample of the demo manifest (every k-th line, so both sou
 
 End-to-end time runs from job creation to the job's finish as recorded in the catalog (planning,
 decoding, hashing, encoding, upserts and catalog writes). The model is a checkpoint with random
-heads of the default shape: the same compute as a trained one; its collections are created during
+heads of the default shape and a random pair memory of the demo model's size: the same compute as a
+trained one; its collections are created during
 set-up, as they would exist before any real ingest into a version. Prints a table, then one JSON
 object as the last line, with ``embedded_cpu_ratio`` (encoding-only CPU seconds / end-to-end CPU
 seconds of the embedded run, its encoder process included: the cost ratio, which other
@@ -104,21 +105,12 @@ def cpu_seconds() -> float:
 
 
 def register_random_model(settings: Settings) -> None:
-    """Random heads of the default shape, saved as a checkpoint and registered as active."""
-    import torch
+    """Random heads of the default shape and a random pair memory of the demo model's size, saved
+    as a checkpoint and registered as active, with the version's collections created."""
+    from modalign.encoders.random_model import register_random_model as register
 
-    from modalign.catalog.migrate import upgrade
-    from modalign.encoders.checkpoint import ModelCard, save_checkpoint
-    from modalign.encoders.heads import AlignmentHeads, HeadSpec
-    from modalign.encoders.registry import register_checkpoint
-
-    torch.manual_seed(0)
-    spec = HeadSpec(embed_dim=settings.encoders.embed_dim, kind=settings.encoders.head)
-    card = ModelCard(name=MODEL, towers={}, heads=spec.to_dict(), temperature=0.07, data_hash="-")
-    directory = save_checkpoint(settings.paths.models_dir / MODEL, AlignmentHeads(spec), card)
-    upgrade(settings.database_url)
-    register_checkpoint(settings, directory, card)
-    create_collections(settings, spec.embed_dim)
+    register(settings, MODEL)
+    create_collections(settings, settings.encoders.embed_dim)
 
 
 def create_collections(settings: Settings, dim: int) -> None:
