@@ -18,13 +18,14 @@ from modalign.encoders.memory import MemorySpec, PairMemory
 DEMO_MEMORY_SIZE = (6257, 11853)  # (images, captions) of the demo training split
 
 
-def random_memory(dim: int, images: int, captions: int, seed: int = 0) -> PairMemory:
+def random_memory(
+    dim: int, images: int, captions: int, seed: int = 0, spec: MemorySpec | None = None
+) -> PairMemory:
     """A pair memory of random unit embeddings; every image has at least one caption."""
     rng = np.random.default_rng(seed)
     owner = np.concatenate([np.arange(images), rng.integers(0, images, max(captions - images, 0))])
-    return PairMemory.build(
-        rng.normal(size=(images, dim)), rng.normal(size=(len(owner), dim)), owner, MemorySpec()
-    )
+    return PairMemory.build(rng.normal(size=(images, dim)), rng.normal(size=(len(owner), dim)),
+                            owner, spec or MemorySpec())
 
 
 def register_random_model(

@@ -152,10 +152,10 @@ def train_model(
     views: Sequence[str] = ("plain", "flip"),
     sink: ProgressSink | None = None,
     on_epoch: Callable[[EpochRecord], None] | None = None,
-    memory_spec: MemorySpec | None = MemorySpec(),
+    memory_spec: MemorySpec = MemorySpec(),
 ) -> TrainOutcome:
     """Cache features, train the heads, build the pair memory from the training split (unless
-    ``memory_spec`` is None or weighs 0), evaluate on val and test, write the checkpoint."""
+    ``memory_spec`` weighs 0), evaluate on val and test, write the checkpoint."""
     started = time.perf_counter()
     if config.finetune_top and config.spec.members > 1:
         raise InvalidInputError("an ensemble of heads cannot be trained with a fine-tuned tower")
@@ -216,10 +216,10 @@ def _plain_view(views: Sequence[str]) -> int:
 
 
 def _memory(
-    embedded: tuple[np.ndarray, np.ndarray], train: SplitFeatures, spec: MemorySpec | None
+    embedded: tuple[np.ndarray, np.ndarray], train: SplitFeatures, spec: MemorySpec
 ) -> PairMemory | None:
-    """The training split's pair memory (None when ``spec`` is None or weighs 0)."""
-    if spec is None or spec.weight == 0:
+    """The training split's pair memory (None when ``spec`` weighs 0)."""
+    if spec.weight == 0:
         return None
     return PairMemory.build(*embedded, train.caption_owner, spec)
 

@@ -13,6 +13,7 @@ from modalign.encoders.checkpoint import ModelCard, load_checkpoint, load_memory
 from modalign.encoders.dual import DualEncoder
 from modalign.encoders.heads import AlignmentHeads, HeadSpec
 from modalign.encoders.memory import MemorySpec, PairMemory
+from modalign.encoders.random_model import random_memory as random_memory_of_size
 from modalign.errors import EncoderError, InvalidInputError
 
 
@@ -20,11 +21,9 @@ def unit(rows: np.ndarray) -> np.ndarray:
     return (rows / np.linalg.norm(rows, axis=1, keepdims=True)).astype(np.float32)
 
 
-def random_memory(spec: MemorySpec, images: int = 30, dim: int = 8, seed: int = 0) -> PairMemory:
-    rng = np.random.default_rng(seed)
-    owner = np.concatenate([np.arange(images), rng.integers(0, images, images)])
-    return PairMemory.build(rng.normal(size=(images, dim)), rng.normal(size=(len(owner), dim)),
-                            owner, spec)
+def random_memory(spec: MemorySpec) -> PairMemory:
+    """30 random images with 60 captions in 8 dimensions."""
+    return random_memory_of_size(8, images=30, captions=60, spec=spec)
 
 
 def test_one_neighbour_adds_its_captions_mean() -> None:
