@@ -112,6 +112,7 @@ def read_card(directory: Path) -> ModelCard:
 
 def load_checkpoint(directory: Path) -> tuple[Heads, ModelCard]:
     """The heads (eval mode) and card stored in ``directory``."""
+    from safetensors import SafetensorError
     from safetensors.torch import load_file
 
     card = read_card(directory)
@@ -119,7 +120,7 @@ def load_checkpoint(directory: Path) -> tuple[Heads, ModelCard]:
     try:
         state = load_file(str(directory / WEIGHTS_FILE))
         heads.load_state_dict(state)
-    except (OSError, RuntimeError) as exc:
+    except (OSError, RuntimeError, SafetensorError) as exc:
         raise EncoderError(f"cannot load the heads in {directory}: {exc}") from exc
     return heads.eval(), card
 

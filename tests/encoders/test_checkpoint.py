@@ -11,7 +11,7 @@ import torch
 from modalign.encoders.checkpoint import ModelCard, load_checkpoint, read_card, save_checkpoint
 from modalign.encoders.dual import DualEncoder
 from modalign.encoders.heads import AlignmentHeads, HeadSpec
-from modalign.errors import NotFoundError
+from modalign.errors import EncoderError, NotFoundError
 
 
 def unused() -> object:
@@ -49,3 +49,14 @@ def test_round_trip_gives_identical_embeddings(tmp_path: Path, kind: str) -> Non
 def test_missing_checkpoint_is_not_found(tmp_path: Path) -> None:
     with pytest.raises(NotFoundError):
         load_checkpoint(tmp_path / "nope")
+
+
+@pytest.mark.parametrize("payload", [b"", b"\x10\x00\x00\x00\x00\x00\x00\x00{not json"])
+def test_corrupt_weights_are_an_encoder_error(tmp_path: Path, payload: bytes) -> None:
+    spec = HeadSpec(embed_dim=8, hidden_dim=16)
+    card = ModelCard(name="v9", towers={}, heads=spec.to_dict(), temperature=0.05,
+                     data_hash="abc", metrics={})
+    save_checkpoint(tmp_path / "v9", AlignmentHeads(spec), card)
+    (tmp_path / "v9" / "heads.safetensors").write_bytes(payload)
+    with pytest.raises(EncoderError, match="cannot load the heads"):
+        load_checkpoint(tmp_path / "v9")
