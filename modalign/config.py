@@ -102,6 +102,11 @@ class EncoderSettings(BaseModel):
         description="Text tower runtime: torch (sentence-transformers) or onnx (same features).",
     )
     image_size: int = Field(224, ge=32, description="Image tower input size in pixels.")
+    crop_to_content: bool = Field(
+        True,
+        description="`modalign train` crops images to their drawn content before letterboxing; "
+        "a model keeps the value it was trained with.",
+    )
     embed_dim: int = Field(256, ge=8, description="Dimension of the shared embedding space.")
     head: Literal["linear", "mlp"] = Field("mlp", description="Projection head kind.")
     finetune_top: int = Field(

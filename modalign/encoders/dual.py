@@ -32,6 +32,7 @@ class DualEncoder:
         text_tower: Callable[[], TextTower],
         batch_size: int = 64,
         memory: PairMemory | None = None,
+        crop_to_content: bool = False,
     ) -> None:
         self.heads = heads.eval()
         self.version = version
@@ -40,6 +41,7 @@ class DualEncoder:
         self._image_tower = image_tower
         self._text_tower = text_tower
         self.memory = memory
+        self.crop_to_content = crop_to_content  # how the model's training images were prepared
 
     def encode_image_features(self, features: np.ndarray) -> np.ndarray:
         """Embeddings of image tower features (n, 3328)."""
@@ -60,7 +62,8 @@ class DualEncoder:
         tower = self._image_tower()
         parts = [np.zeros((0, tower.feature_dim), dtype=np.float32)]
         for start in range(0, len(images), self.batch_size):
-            pixels = batch_pixels(images[start : start + self.batch_size], tower.image_size)
+            batch = images[start : start + self.batch_size]
+            pixels = batch_pixels(batch, tower.image_size, crop=self.crop_to_content)
             parts.append(tower.features(pixels))
         return np.concatenate(parts)
 

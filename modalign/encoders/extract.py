@@ -10,6 +10,7 @@ import logging
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
@@ -49,9 +50,11 @@ def _batches(items: Sequence[Sample], size: int) -> Iterator[Sequence[Sample]]:
         yield items[start : start + size]
 
 
-def _pixels(batch: Sequence[Sample], views: Sequence[str], size: int) -> list[np.ndarray]:
+def _pixels(
+    batch: Sequence[Sample], views: Sequence[str], size: int, crop: bool
+) -> list[np.ndarray]:
     images = [load_image(sample.path) for sample in batch]
-    return [batch_pixels(images, size, view) for view in views]
+    return [batch_pixels(images, size, view, crop) for view in views]
 
 
 class _Buffer:
@@ -79,8 +82,10 @@ def cache_image_features(
     views: Sequence[str] = ("plain",),
     batch_size: int = 64,
     progress: Progress | None = None,
+    crop: bool = False,
 ) -> None:
-    """Compute and cache the features of every view of every sample not cached yet."""
+    """Compute and cache the features of every view of every sample not cached yet (images
+    cropped to their content first with ``crop``)."""
     todo = [s for s in samples if any(view_key(s.key, v) not in cache for v in views)]
     todo = list({s.key: s for s in todo}.values())
     if progress:
@@ -88,12 +93,13 @@ def cache_image_features(
     buffer = _Buffer(cache)
     with ThreadPoolExecutor(max_workers=1) as pool:
         batches = list(_batches(todo, batch_size))
-        pending = pool.submit(_pixels, batches[0], views, tower.image_size) if batches else None
+        read = partial(_pixels, views=views, size=tower.image_size, crop=crop)
+        pending = pool.submit(read, batches[0]) if batches else None
         for index, batch in enumerate(batches):
             assert pending is not None
             pixels = pending.result()
             if index + 1 < len(batches):
-                pending = pool.submit(_pixels, batches[index + 1], views, tower.image_size)
+                pending = pool.submit(read, batches[index + 1])
             for view, view_pixels in zip(views, pixels, strict=True):
                 buffer.put([view_key(s.key, view) for s in batch], tower.features(view_pixels))
             if progress:

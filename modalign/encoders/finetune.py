@@ -23,6 +23,7 @@ from modalign.encoders.image_net import BottomFeatures, PooledFeatures, TopFeatu
 from modalign.encoders.onnx_tower import export_onnx, run_session, session
 from modalign.encoders.pipeline import FeatureSource
 from modalign.encoders.progress import ProgressSink
+from modalign.encoders.tower_registry import crop_suffix
 from modalign.encoders.towers import build_image_network, image_tower_id
 
 
@@ -71,7 +72,7 @@ def finetune_data(
     cache_dir = settings.paths.cache_dir
     threads = settings.encoders.torch_threads
     source = FeatureSource(settings, sink, image=(
-        bottom_cache_id(size, bottom.split), bottom.dim,
+        bottom_cache_id(size, bottom.split) + crop_suffix(settings), bottom.dim,
         lambda: OnnxBottomTower(cache_dir, bottom, size, threads),
     ))
     features = {

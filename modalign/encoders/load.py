@@ -33,8 +33,10 @@ def load_model(
     heads, card = load_checkpoint(directory)
     image_card = card.towers.get("image", {})
     tuned = tuned_tower(directory, image_card)
+    crop = bool(image_card.get("crop_to_content", False))  # models from before the crop: False
     trained_on = image_card.get("id")
-    if trained_on and not image_cache_id(settings, "onnx", tuned).startswith(str(trained_on)):
+    features_id = image_cache_id(with_crop(settings, crop), "onnx", tuned)
+    if trained_on and not features_id.startswith(str(trained_on)):
         log.warning("model %s was trained on image features %s", name, trained_on)
     encoder = DualEncoder(
         heads,
@@ -43,8 +45,18 @@ def load_model(
         partial(text_tower, settings),
         settings.encoders.batch_size,
         None if heads_only else load_memory(directory, card),
+        crop_to_content=crop,
     )
     return encoder, tuned
+
+
+def with_crop(settings: Settings, crop: bool) -> Settings:
+    """``settings`` with the image preparation of a model (``crop_to_content``) in place of the
+    configured one."""
+    if settings.encoders.crop_to_content == crop:
+        return settings
+    encoders = settings.encoders.model_copy(update={"crop_to_content": crop})
+    return settings.model_copy(update={"encoders": encoders})
 
 
 def load_dual_encoder(settings: Settings, version: str | None = None) -> DualEncoder:

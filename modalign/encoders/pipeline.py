@@ -45,7 +45,7 @@ class FeatureSource:
             advance = self.sink.task("image features", len(samples))
             extract.cache_image_features(
                 samples, self._image_tower(), self.image_cache, views,
-                self.settings.encoders.batch_size, advance,
+                self.settings.encoders.batch_size, advance, self.settings.encoders.crop_to_content,
             )
         texts = extract.all_captions(samples)
         if extract.texts_missing(texts, self.text_cache):

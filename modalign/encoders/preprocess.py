@@ -1,8 +1,12 @@
 """Turn decoded RGB images into the image tower's input tensor layout (N, 3, S, S), float32.
 
-Images are letterboxed onto a white square (nothing is cropped away: drawings and glyphs keep their
-edges), resized to ``size`` with bicubic filtering, and normalised with mean = std = 0.5, as
-EfficientNet-Lite expects.
+Images are (optionally) cropped to their drawn content, letterboxed onto a white square (nothing
+drawn is cropped away: drawings and glyphs keep their edges), resized to ``size`` with bicubic
+filtering, and normalised with mean = std = 0.5, as EfficientNet-Lite expects.
+
+Cropping to the content matters for drawings on blank canvases: a rendered emoji fills about 75 %
+of its canvas, and some drawings much less; cropped, they fill the tower's input (demo val R@10
++0.8 / +1.1 over 5 seeds, and the 5-head ensemble reaches the test targets; see the README).
 """
 
 from __future__ import annotations
@@ -10,9 +14,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageChops
 
 WHITE = (255, 255, 255)
+CONTENT_THRESHOLD = 12  # content: luminance of |pixel - white| above this
+CONTENT_MARGIN = 0.04  # margin kept around the content, as a fraction of its longer side
 
 
 def to_rgb(image: Image.Image) -> Image.Image:
@@ -38,6 +44,21 @@ def letterbox(image: Image.Image, size: int) -> Image.Image:
     return canvas
 
 
+def crop_to_content(image: Image.Image) -> Image.Image:
+    """``image`` (RGB) cropped to the box of its non-white pixels plus a margin of 4 % of the box's
+    longer side (within the image); unchanged if it is blank or has no white border."""
+    difference = ImageChops.difference(image, Image.new("RGB", image.size, WHITE)).convert("L")
+    box = difference.point(lambda value: 255 if value > CONTENT_THRESHOLD else 0).getbbox()
+    if box is None:
+        return image
+    pad = round(max(box[2] - box[0], box[3] - box[1]) * CONTENT_MARGIN)
+    left, top = max(0, box[0] - pad), max(0, box[1] - pad)
+    right, bottom = min(image.width, box[2] + pad), min(image.height, box[3] + pad)
+    if (left, top, right, bottom) == (0, 0, image.width, image.height):
+        return image
+    return image.crop((left, top, right, bottom))
+
+
 def to_array(image: Image.Image) -> np.ndarray:
     """One square RGB image as a (3, S, S) float32 array normalised to [-1, 1]."""
     pixels = np.asarray(image, dtype=np.float32)
@@ -55,10 +76,14 @@ def view_of(image: Image.Image, view: str) -> Image.Image:
 
 
 def batch_pixels(
-    images: Sequence[Image.Image], size: int, view: str = "plain"
+    images: Sequence[Image.Image], size: int, view: str = "plain", crop: bool = False
 ) -> np.ndarray:
-    """The (N, 3, size, size) float32 tower input of ``images`` (in the given augmented view)."""
-    arrays = [to_array(letterbox(view_of(to_rgb(image), view), size)) for image in images]
+    """The (N, 3, size, size) float32 tower input of ``images`` (in the given augmented view;
+    cropped to their content first with ``crop``)."""
+    rgb = [to_rgb(image) for image in images]
+    if crop:
+        rgb = [crop_to_content(image) for image in rgb]
+    arrays = [to_array(letterbox(view_of(image, view), size)) for image in rgb]
     if not arrays:
         return np.zeros((0, 3, size, size), dtype=np.float32)
     return np.stack(arrays)

@@ -69,6 +69,12 @@ class TrainOutcome:
     timings: dict[str, float] = field(default_factory=dict)
 
 
+PREPROCESS = {
+    False: "letterbox on white, bicubic, mean=std=0.5",
+    True: "crop to content (4% margin), letterbox on white, bicubic, mean=std=0.5",
+}
+
+
 def split_samples(manifest: Path) -> dict[str, list[Sample]]:
     """The manifest's samples by split; train and val must not be empty."""
     samples = samples_from_manifest(manifest)
@@ -125,7 +131,8 @@ def _card(
     image: dict[str, object] = {
         "name": "efficientnet-lite0", "id": image_cache_id(settings, "onnx", tuned),
         "feature_dim": heads.spec.image_dim, "image_size": settings.encoders.image_size,
-        "preprocess": "letterbox on white, bicubic, mean=std=0.5",
+        "preprocess": PREPROCESS[settings.encoders.crop_to_content],
+        "crop_to_content": settings.encoders.crop_to_content,
     }
     if tuned is not None:
         image["base_id"] = image_cache_id(settings, "onnx")
@@ -321,11 +328,12 @@ def evaluate_model(
     """Exact-rank evaluation of a model version on one split of ``manifest`` (``heads_only``:
     without its pair memory)."""
     from modalign.encoders.evaluate import evaluate_encoder
-    from modalign.encoders.load import load_model
+    from modalign.encoders.load import load_model, with_crop
 
     encoder, tuned = load_model(settings, version, heads_only)
     samples = samples_from_manifest(manifest, split)
     if not samples:
         raise InvalidInputError(f"{manifest}: no images in split {split!r}")
-    features = FeatureSource(settings, sink, tuned=tuned).features(samples)
+    prepared = with_crop(settings, encoder.crop_to_content)
+    features = FeatureSource(prepared, sink, tuned=tuned).features(samples)
     return evaluate_encoder(encoder, split, features)

@@ -12,6 +12,7 @@ from modalign.encoders.tuned import TunedTower
 from modalign.errors import ConfigError
 
 _LOAD_LOCK = threading.Lock()
+CROP_SUFFIX = "-crop4"  # features of images cropped to their content (4 % margin)
 
 
 @lru_cache(maxsize=8)
@@ -76,8 +77,14 @@ def image_cache_id(
     from modalign.encoders.towers import image_tower_id
 
     base = image_tower_id(settings.encoders.image_size)
+    base += crop_suffix(settings)
     base = tuned.tower_id(base) if tuned else base
     return base + "-int8" if (backend or settings.encoders.image_backend) == "onnx-int8" else base
+
+
+def crop_suffix(settings: Settings) -> str:
+    """What the image feature ids of ``settings`` add for images cropped to their content."""
+    return CROP_SUFFIX if settings.encoders.crop_to_content else ""
 
 
 def text_cache_id() -> str:

@@ -74,6 +74,31 @@ def test_loaded_encoder_embeds_like_the_trained_heads(
     assert images.shape == (3, 256) and np.array_equal(images, again)
 
 
+def test_a_model_keeps_the_image_preparation_it_was_trained_with(
+    data_dir: Path, emoji_dir: Path, settings: Settings
+) -> None:
+    manifest = str(emoji_dir / "manifest.jsonl")
+    run(data_dir, "train", "--manifest", manifest, "--epochs", "1", "--version", "crop")
+    result = CliRunner().invoke(
+        app, ["--data-dir", str(data_dir), "train", "--manifest", manifest, "--epochs", "1",
+              "--version", "plain"], env={"MODALIGN_ENCODERS__CROP_TO_CONTENT": "false"},
+    )
+    assert result.exit_code == 0, result.output
+    cards = {v: json.loads((data_dir / "models" / v / "card.json").read_text())["towers"]["image"]
+             for v in ("crop", "plain")}
+    assert cards["crop"]["crop_to_content"] and cards["crop"]["id"].endswith("-crop4")
+    assert not cards["plain"]["crop_to_content"] and "crop" not in cards["plain"]["id"]
+    assert settings.encoders.crop_to_content  # the default; the models decide for themselves
+    assert load_dual_encoder(settings, "crop").crop_to_content
+    assert not load_dual_encoder(settings, "plain").crop_to_content
+    for version in ("crop", "plain"):  # evaluation prepares images as training did
+        out = json.loads(run(data_dir, "evaluate", "--manifest", manifest, "--model", version,
+                             "--split", "test", "--json"))
+        card = json.loads((data_dir / "models" / version / "card.json").read_text())
+        for direction in ("text_to_image", "image_to_text"):
+            assert out[direction] == card["metrics"]["test"][direction]
+
+
 def test_baseline_trains_and_appears_in_the_report(data_dir: Path, emoji_dir: Path) -> None:
     manifest = str(emoji_dir / "manifest.jsonl")
     run(data_dir, "train", "--manifest", manifest, "--baseline", "--seconds", "2")

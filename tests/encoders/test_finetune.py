@@ -17,7 +17,8 @@ from modalign.encoders.image_net import split_network
 from modalign.encoders.load import load_model
 from modalign.encoders.preprocess import batch_pixels
 from modalign.encoders.run import TrainOutcome, evaluate_model, train_model
-from modalign.encoders.towers import build_image_network
+from modalign.encoders.tower_registry import image_cache_id
+from modalign.encoders.towers import build_image_network, image_tower_id
 from modalign.encoders.train import TrainConfig
 from modalign.encoders.tuned import TOWER_FILE, weights_digest
 from modalign.errors import ConfigError, EncoderError
@@ -87,7 +88,8 @@ def test_tuned_checkpoint_round_trips_to_identical_embeddings(
     assert tuned is not None and tuned_run.result.tower is not None
     bottom, _ = split_network(build_image_network(224, tuned), 1, 224)
     with torch.inference_mode():
-        rows = bottom(torch.from_numpy(batch_pixels(images, 224)))
+        pixels = batch_pixels(images, 224, crop=encoder.crop_to_content)
+        rows = bottom(torch.from_numpy(pixels))
         trained = tuned_run.result.heads.embed_images(tuned_run.result.tower(rows)).numpy()
     assert encoder.memory is not None  # built from the tuned tower's training embeddings
     with torch.inference_mode():
@@ -110,12 +112,14 @@ def test_fast_path_serves_the_tuned_tower(
     onnx_features = fast.image_features(emoji_images)
     eager_features = eager.image_features(emoji_images)
     assert cosines(onnx_features, eager_features).min() >= 0.999
-    tower_id = tuned.tower_id(tuned_run.card.towers["image"]["base_id"])
-    assert (settings.paths.cache_dir / "onnx" / f"{tower_id}.onnx").exists()
+    network_id = tuned.tower_id(image_tower_id(224))  # ONNX files are named by the network
+    assert (settings.paths.cache_dir / "onnx" / f"{network_id}.onnx").exists()
+    assert tuned_run.card.towers["image"]["base_id"] == image_cache_id(settings, "onnx")
 
     frozen = build_image_network(224)
     with torch.inference_mode():
-        pretrained = frozen(torch.from_numpy(batch_pixels(emoji_images, 224))).numpy()
+        pixels = batch_pixels(emoji_images, 224, crop=eager.crop_to_content)
+        pretrained = frozen(torch.from_numpy(pixels)).numpy()
     assert not np.allclose(pretrained, eager_features, atol=1e-4)
 
     result = evaluate_model(settings, emoji_dir / "manifest.jsonl", "test", "ft")
