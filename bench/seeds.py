@@ -20,7 +20,7 @@ measured the same way as the recipe: e.g. ``--set text_noise=0.5``, ``--set spec
 Prints a table, then as its LAST line one JSON object. Needs the demo set and cached features
 (``make demo``). Run with ``nice``; each seed is one head training (about 1-2 min here).
 
-    .venv/bin/python bench/seeds.py [--data-dir data] [--seeds 5] [--set FIELD=VALUE ...]
+    .venv/bin/python bench/seeds.py [--data-dir data] [--seeds 5] [--first-seed 0] [--set F=V ...]
 """
 
 from __future__ import annotations
@@ -93,7 +93,8 @@ def override(config: TrainConfig, assignment: str) -> TrainConfig:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data-dir", type=Path, default=Path("data"))
-    parser.add_argument("--seeds", type=int, default=5, help="seeds 0 .. N-1")
+    parser.add_argument("--seeds", type=int, default=5, help="how many seeds (N)")
+    parser.add_argument("--first-seed", type=int, default=0, help="seeds S .. S+N-1")
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                         help="change one recipe field (spec.FIELD for the heads); repeatable")
     parser.add_argument("--views", default="plain,flip", help="training views (comma-separated)")
@@ -114,7 +115,7 @@ def main() -> None:
         config = override(config, assignment)
     rows, embeddings, members = [], {name: [] for name in evals}, []
     print(f"{'seed':>5} {'epoch':>5} {'s':>5}  " + " ".join(f"{c:>12}" for c in COLUMNS))
-    for seed in range(args.seeds):
+    for seed in range(args.first_seed, args.first_seed + args.seeds):
         started = time.perf_counter()
         result = train_heads(train, evals["val"], replace(config, seed=seed))
         members.append(result.heads)
@@ -132,7 +133,8 @@ def main() -> None:
         joined.fit_projection(train.images[:, 0], train.captions)
         projected = recalls(joined, train, evals, spec)
     summary = {
-        "seeds": args.seeds, "set": args.set, "views": args.views, "memory": spec.to_dict(),
+        "seeds": args.seeds, "first_seed": args.first_seed, "set": args.set, "views": args.views,
+        "memory": spec.to_dict(),
         "mean": dict(zip(COLUMNS, table.mean(axis=0).round(2).tolist(), strict=True)),
         "sd": dict(zip(COLUMNS, table.std(axis=0, ddof=1).round(2).tolist(), strict=True))
         if args.seeds > 1 else None,
