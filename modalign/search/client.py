@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
+from modalign.encoders.preprocess import to_rgb
 from modalign.errors import EncoderError, InvalidInputError, NotFoundError
 from modalign.search.filters import Filter, Match
 from modalign.search.hydrate import AssetLookup
@@ -190,11 +191,12 @@ def _check_text(text: str) -> str:
 
 
 def _open_image(image: ImageInput) -> Image.Image:
+    """The query image as ingestion decodes an item: EXIF-rotated, transparency over white."""
     if isinstance(image, Image.Image):
-        return image.convert("RGB")
+        return to_rgb(image)
     try:
         with Image.open(image) as img:
-            return img.convert("RGB")
+            return to_rgb(ImageOps.exif_transpose(img))
     except (OSError, ValueError, Image.DecompressionBombError) as exc:
         raise InvalidInputError(f"cannot read query image {image}: {exc}") from exc
 

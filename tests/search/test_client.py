@@ -213,3 +213,37 @@ def test_vector_queries_need_no_encoder(catalog_store: tuple[VectorStore, list[i
         client.search_images(text="red", vector=vec)
     with pytest.raises(InvalidInputError):
         _client(store).search_images(text="   ")
+
+
+class RecordingEncoder(ColourEncoder):
+    """The colour encoder, keeping every image it was asked to encode."""
+
+    def __init__(self) -> None:
+        self.images: list[Image.Image] = []
+
+    def encode_images(self, images: Sequence[Image.Image]) -> np.ndarray:
+        self.images.extend(images)
+        return super().encode_images(images)
+
+
+def test_query_images_are_decoded_as_ingestion_decodes_items(
+    catalog_store: tuple[VectorStore, list[int]], tmp_path: Path
+) -> None:
+    store, _ = catalog_store
+    encoder = RecordingEncoder()
+    client = SearchClient(store, encoder=encoder)
+    sticker = Image.new("RGBA", (6, 4), (0, 0, 255, 0))  # transparent pixels that store blue
+    sticker.putpixel((5, 3), (0, 255, 0, 255))
+    sticker.save(tmp_path / "sticker.png")
+    upright = Image.new("RGB", (8, 4), (255, 0, 0))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # EXIF orientation: rotate 90 degrees to display
+    upright.save(tmp_path / "rotated.jpg", exif=exif)
+    client.search_images(image=tmp_path / "sticker.png", limit=1)
+    client.search_images(image=sticker, limit=1)
+    client.search_images(image=tmp_path / "rotated.jpg", limit=1)
+    from_file, from_memory, rotated = encoder.images
+    for image in (from_file, from_memory):
+        assert image.mode == "RGB" and image.getpixel((0, 0)) == (255, 255, 255)  # over white
+        assert image.getpixel((5, 3)) == (0, 255, 0)
+    assert rotated.size == (4, 8)
