@@ -1,8 +1,10 @@
 """Turn decoded RGB images into the image tower's input tensor layout (N, 3, S, S), float32.
 
-Images are (optionally) cropped to their drawn content, letterboxed onto a white square (nothing
-drawn is cropped away: drawings and glyphs keep their edges), resized to ``size`` with bicubic
-filtering, and normalised with mean = std = 0.5, as EfficientNet-Lite expects.
+Images are (optionally) cropped to their drawn content, letterboxed onto a white square (the
+letterbox cuts nothing away: drawings and glyphs keep their edges), resized to ``size`` with bicubic
+filtering, and normalised with mean = std = 0.5, as EfficientNet-Lite expects. Content is what
+differs from white by a luminance above 12: a very pale colour (light yellow on white) can fall
+outside the crop.
 
 Cropping to the content matters for drawings on blank canvases: a rendered emoji fills about 75 %
 of its canvas, and some drawings much less; cropped, they fill the tower's input (demo val R@10
@@ -44,19 +46,28 @@ def letterbox(image: Image.Image, size: int) -> Image.Image:
     return canvas
 
 
-def crop_to_content(image: Image.Image) -> Image.Image:
-    """``image`` (RGB) cropped to the box of its non-white pixels plus a margin of 4 % of the box's
-    longer side (within the image); unchanged if it is blank or has no white border."""
-    difference = ImageChops.difference(image, Image.new("RGB", image.size, WHITE)).convert("L")
+def crop_box(image: Image.Image) -> tuple[int, int, int, int] | None:
+    """The box :func:`crop_to_content` keeps of ``image``: its non-white pixels (composited over
+    white) plus a margin of 4 % of their box's longer side, within the image; None when that is
+    the whole image (a photo without a white border) or there is no content (a blank canvas)."""
+    rgb = to_rgb(image)
+    difference = ImageChops.difference(rgb, Image.new("RGB", rgb.size, WHITE)).convert("L")
     box = difference.point(lambda value: 255 if value > CONTENT_THRESHOLD else 0).getbbox()
     if box is None:
-        return image
+        return None
     pad = round(max(box[2] - box[0], box[3] - box[1]) * CONTENT_MARGIN)
     left, top = max(0, box[0] - pad), max(0, box[1] - pad)
-    right, bottom = min(image.width, box[2] + pad), min(image.height, box[3] + pad)
-    if (left, top, right, bottom) == (0, 0, image.width, image.height):
-        return image
-    return image.crop((left, top, right, bottom))
+    right, bottom = min(rgb.width, box[2] + pad), min(rgb.height, box[3] + pad)
+    if (left, top, right, bottom) == (0, 0, rgb.width, rgb.height):
+        return None
+    return left, top, right, bottom
+
+
+def crop_to_content(image: Image.Image) -> Image.Image:
+    """``image`` (RGB) cropped to its :func:`crop_box`; unchanged if it is blank or has no white
+    border."""
+    box = crop_box(image)
+    return image if box is None else image.crop(box)
 
 
 def to_array(image: Image.Image) -> np.ndarray:

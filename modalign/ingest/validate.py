@@ -7,12 +7,14 @@ item's failure reason.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from PIL import Image
 
 from modalign.config import Settings
+from modalign.encoders.preprocess import crop_box
 from modalign.errors import InvalidInputError
 from modalign.ingest.images import DecodedImage, decode_image
 from modalign.ingest.spec import ItemSpec
@@ -20,6 +22,7 @@ from modalign.ingest.spec import ItemSpec
 log = logging.getLogger(__name__)
 
 SHRINK_FACTOR = 4  # decoded images are kept at most this many times the encoder's input side
+CONTENT_FACTOR = 8  # ... or up to this many when its drawn content is small (content_side)
 
 
 @dataclass(frozen=True)
@@ -62,10 +65,27 @@ def _decode(spec: ItemSpec, settings: Settings) -> DecodedImage:
     side = settings.encoders.image_size
     decoded = decode_image(spec.path, settings.ingest, draft_side=side)
     _check_expected_hash(spec, decoded.sha256)
-    limit = side * SHRINK_FACTOR
+    needed = content_side(decoded.image, side)
+    if max(decoded.image.size) < min(needed, max(decoded.width, decoded.height)):
+        # a JPEG scaled down while decoding, below what its drawn content needs: decode it larger
+        decoded = decode_image(spec.path, settings.ingest, draft_side=needed)
+        needed = content_side(decoded.image, side)
+    limit = max(side * SHRINK_FACTOR, needed)
     if max(decoded.image.size) > limit:
         decoded.image.thumbnail((limit, limit), Image.Resampling.BILINEAR)
     return decoded
+
+
+def content_side(image: Image.Image, side: int) -> int:
+    """The longest side ``image`` needs so that its drawn content (:func:`crop_box`) spans at
+    least ``side`` pixels (at most 8x ``side``; ``side`` for a photo or a blank canvas): a model
+    which crops images to their content (``encoders.crop_to_content``) then sees a small drawing
+    on a big page in the detail the full-size file has."""
+    box = crop_box(image)
+    if box is None:
+        return side
+    content = max(box[2] - box[0], box[3] - box[1])
+    return min(math.ceil(side * max(image.size) / content), side * CONTENT_FACTOR)
 
 
 def _check_expected_hash(spec: ItemSpec, actual: str) -> None:
