@@ -11,9 +11,10 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -69,10 +70,10 @@ class TrainOutcome:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-PREPROCESS = {
+PREPROCESS: Mapping[bool, str] = MappingProxyType({  # by encoders.crop_to_content
     False: "letterbox on white, bicubic, mean=std=0.5",
     True: "crop to content (4% margin), letterbox on white, bicubic, mean=std=0.5",
-}
+})
 
 
 def split_samples(manifest: Path) -> dict[str, list[Sample]]:
@@ -167,6 +168,8 @@ def train_model(
     if config.finetune_top and config.spec.members > 1:
         raise InvalidInputError("an ensemble of heads cannot be trained with a fine-tuned tower")
     samples = split_samples(manifest)
+    # an interrupted run resumes only on images prepared the same way (size, crop to content)
+    config = replace(config, image_features=image_cache_id(settings, "onnx"))
     tuning = _finetune_data(settings, samples, views, config, sink)
     features = tuning.features if tuning else _frozen_features(settings, samples, views, sink)
     extracted = time.perf_counter()

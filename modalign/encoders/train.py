@@ -58,6 +58,7 @@ class TrainConfig:
     seed: int = 0
     finetune_top: int = 0  # image tower blocks trained with the heads (0: frozen tower)
     tower_lr_scale: float = 0.1  # the tower's learning rate relative to the heads'
+    image_features: str = ""  # id of the image features trained on: a run resumes only on the same
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -68,6 +69,8 @@ class TrainConfig:
             del data["finetune_top"], data["tower_lr_scale"]
         if not self.text_noise:  # so do runs from before text noise existed
             del data["text_noise"]
+        if not self.image_features:
+            del data["image_features"]
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
     def with_spec(self, **changes: Any) -> TrainConfig:

@@ -43,7 +43,7 @@ def test_text_noise_is_seeded_and_changes_only_what_it_should() -> None:
     assert noisy.fingerprint() != CONFIG.fingerprint()
     # configurations without it keep the fingerprint they had before it existed
     data = CONFIG.to_dict()
-    del data["text_noise"], data["finetune_top"], data["tower_lr_scale"]
+    del data["text_noise"], data["finetune_top"], data["tower_lr_scale"], data["image_features"]
     import hashlib
     import json
 
@@ -73,6 +73,26 @@ def test_interrupted_training_resumes_to_the_same_weights(tmp_path: Path, ema: f
     resumed = train_heads(data, data, config, state, lambda r: seen.append(r.epoch))
     assert seen == [4, 5, 6] and len(resumed.history) == 6
     assert same(resumed.heads.state_dict(), weights(config))
+
+
+def test_a_run_on_other_image_features_starts_over(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    config = replace(CONFIG, image_features="lite0-224px")
+    data = toy_split(48, 1)
+    state = tmp_path / "state.pt"
+
+    def stop_after_two(record: EpochRecord) -> None:
+        if record.epoch == 2:
+            raise StopTrainingError
+
+    with pytest.raises(StopTrainingError):
+        train_heads(data, data, config, state, stop_after_two)
+    seen: list[int] = []
+    cropped = replace(config, image_features="lite0-224px-crop4")
+    assert cropped.fingerprint() != config.fingerprint()
+    train_heads(data, data, cropped, state, lambda r: seen.append(r.epoch))
+    assert seen == [1, 2, 3, 4, 5, 6]
 
 
 def test_early_stopping_keeps_the_best_epoch() -> None:
