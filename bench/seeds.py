@@ -102,6 +102,8 @@ def main() -> None:
     parser.add_argument("--memory-temperature", type=float, default=MemorySpec.temperature)
     parser.add_argument("--memory-weight", type=float, default=MemorySpec.weight)
     args = parser.parse_args()
+    if args.seeds < 1 or args.first_seed < 0:
+        parser.error("--seeds must be at least 1 and --first-seed at least 0")
     spec = MemorySpec(args.memory_neighbours, args.memory_temperature, args.memory_weight)
     settings = Settings().model_copy(update={"paths": PathsSettings(data_dir=args.data_dir)})
     torch.set_num_threads(settings.encoders.torch_threads)
@@ -134,7 +136,7 @@ def main() -> None:
         projected = recalls(joined, train, evals, spec)
     summary = {
         "seeds": args.seeds, "first_seed": args.first_seed, "set": args.set, "views": args.views,
-        "memory": spec.to_dict(),
+        "crop_to_content": settings.encoders.crop_to_content, "memory": spec.to_dict(),
         "mean": dict(zip(COLUMNS, table.mean(axis=0).round(2).tolist(), strict=True)),
         "sd": dict(zip(COLUMNS, table.std(axis=0, ddof=1).round(2).tolist(), strict=True))
         if args.seeds > 1 else None,

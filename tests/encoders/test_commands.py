@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -91,12 +92,16 @@ def test_a_model_keeps_the_image_preparation_it_was_trained_with(
     assert settings.encoders.crop_to_content  # the default; the models decide for themselves
     assert load_dual_encoder(settings, "crop").crop_to_content
     assert not load_dual_encoder(settings, "plain").crop_to_content
+    plain_features = data_dir / "cache" / "features" / cards["plain"]["id"]
+    assert plain_features.is_dir()
+    shutil.rmtree(plain_features)  # evaluating the plain model must compute plain features again
     for version in ("crop", "plain"):  # evaluation prepares images as training did
         out = json.loads(run(data_dir, "evaluate", "--manifest", manifest, "--model", version,
                              "--split", "test", "--json"))
         card = json.loads((data_dir / "models" / version / "card.json").read_text())
         for direction in ("text_to_image", "image_to_text"):
             assert out[direction] == card["metrics"]["test"][direction]
+    assert plain_features.is_dir()
 
 
 def test_baseline_trains_and_appears_in_the_report(data_dir: Path, emoji_dir: Path) -> None:

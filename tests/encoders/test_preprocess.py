@@ -48,10 +48,10 @@ def test_transparent_canvases_are_cropped_after_compositing_on_white() -> None:
     assert (batch_pixels([sticker], 32)[0, 1] < -0.5).mean() < 0.1
 
 
-def test_batch_pixels_crops_before_letterboxing_every_view() -> None:
-    padded = drawing((160, 160), (20, 40, 140, 100))
+def test_batch_pixels_crops_every_view_before_the_view_is_taken() -> None:
+    padded = drawing((160, 160), (10, 40, 100, 100))  # off-centre, so a flip moves it
     content = crop_to_content(padded)
-    for view in ("plain", "flip"):
+    for view in ("plain", "flip", "zoom"):  # zoom: the central 80 % of the content
         np.testing.assert_array_equal(
             batch_pixels([padded], 64, view, crop=True), batch_pixels([content], 64, view)
         )
