@@ -55,6 +55,18 @@ class StopTrainingError(Exception):
     pass
 
 
+def interrupt_after(epochs: int, config: TrainConfig, state: Path) -> None:
+    """Train on the toy split with a state file, stopping the run after ``epochs`` epochs."""
+
+    def stop(record: EpochRecord) -> None:
+        if record.epoch == epochs:
+            raise StopTrainingError
+
+    data = toy_split(48, 1)
+    with pytest.raises(StopTrainingError):
+        train_heads(data, data, config, state, stop)
+
+
 @pytest.mark.parametrize("ema", [0.0, 0.9])
 def test_interrupted_training_resumes_to_the_same_weights(tmp_path: Path, ema: float) -> None:
     from dataclasses import replace
@@ -62,13 +74,7 @@ def test_interrupted_training_resumes_to_the_same_weights(tmp_path: Path, ema: f
     config = replace(CONFIG, ema_decay=ema)
     data = toy_split(48, 1)
     state = tmp_path / "state.pt"
-
-    def stop_after_three(record: EpochRecord) -> None:
-        if record.epoch == 3:
-            raise StopTrainingError
-
-    with pytest.raises(StopTrainingError):
-        train_heads(data, data, config, state, stop_after_three)
+    interrupt_after(3, config, state)
     seen: list[int] = []
     resumed = train_heads(data, data, config, state, lambda r: seen.append(r.epoch))
     assert seen == [4, 5, 6] and len(resumed.history) == 6
@@ -79,18 +85,12 @@ def test_a_run_on_other_image_features_starts_over(tmp_path: Path) -> None:
     from dataclasses import replace
 
     config = replace(CONFIG, image_features="lite0-224px")
-    data = toy_split(48, 1)
     state = tmp_path / "state.pt"
-
-    def stop_after_two(record: EpochRecord) -> None:
-        if record.epoch == 2:
-            raise StopTrainingError
-
-    with pytest.raises(StopTrainingError):
-        train_heads(data, data, config, state, stop_after_two)
+    interrupt_after(2, config, state)
     seen: list[int] = []
     cropped = replace(config, image_features="lite0-224px-crop4")
     assert cropped.fingerprint() != config.fingerprint()
+    data = toy_split(48, 1)
     train_heads(data, data, cropped, state, lambda r: seen.append(r.epoch))
     assert seen == [1, 2, 3, 4, 5, 6]
 
