@@ -76,8 +76,7 @@ def image_cache_id(
     """Tower id of the image features ``backend`` computes (without loading the tower)."""
     from modalign.encoders.towers import image_tower_id
 
-    base = image_tower_id(settings.encoders.image_size)
-    base += crop_suffix(settings)
+    base = image_tower_id(settings.encoders.image_size) + crop_suffix(settings)
     base = tuned.tower_id(base) if tuned else base
     return base + "-int8" if (backend or settings.encoders.image_backend) == "onnx-int8" else base
 
