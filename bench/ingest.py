@@ -146,12 +146,12 @@ def encoding_only(settings: Settings, manifest: Path, batch_size: int) -> dict[s
 def loaded_inputs(settings: Settings, manifest: Path) -> tuple[Any, list[Any], list[list[str]]]:
     """The bench model's encoder with both towers loaded, the decoded images, their captions."""
     from modalign.encoders.load import load_dual_encoder
-    from modalign.ingest.images import decode_image
-    from modalign.ingest.sources import SourceSpec, iter_source
+    from modalign.ingest.images import decode_bytes
+    from modalign.ingest.sources import SourceLimits, SourceSpec, iter_source
 
     encoder = load_dual_encoder(settings, MODEL)
-    items = list(iter_source(SourceSpec(manifest, "manifest"), max_caption_chars=2000))
-    images = [decode_image(i.path, settings.ingest).image for i in items if i.path]
+    items = list(iter_source(SourceSpec(manifest, "manifest"), SourceLimits()))
+    images = [decode_bytes(i.path.read_bytes(), settings.ingest).image for i in items if i.path]
     captions = [list(i.captions) for i in items]
     encoder.encode_images(images[:2]), encoder.encode_texts(["warm up"])  # load the towers
     return encoder, images, captions

@@ -125,6 +125,9 @@ class IngestSettings(BaseModel):
     min_image_side: int = Field(8, ge=1, description="Smallest accepted image side in pixels.")
     max_aspect_ratio: float = Field(50.0, ge=1.0, description="Largest accepted long/short side.")
     max_caption_chars: int = Field(2000, ge=1, description="Captions are cut to this length.")
+    max_sidecar_bytes: int = Field(
+        1024 * 1024, ge=1, description="Largest caption sidecar (.txt/.json) read beside an image."
+    )
     encoder_process: bool = Field(
         True,
         description="In-process jobs encode in a child process while this one reads and writes.",

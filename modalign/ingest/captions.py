@@ -35,7 +35,12 @@ def clean_captions(raws: Iterable[str | bytes], max_chars: int) -> tuple[str, ..
     return tuple(seen)
 
 
+def clean_text(text: str) -> str:
+    """``text`` with lone surrogates (undecodable bytes, bad JSON escapes) as U+FFFD."""
+    return _LONE_SURROGATE.sub("\ufffd", text)
+
+
 def _as_text(raw: str | bytes) -> str:
     if isinstance(raw, bytes):
         return raw.decode("utf-8", errors="replace")
-    return _LONE_SURROGATE.sub("\ufffd", raw)
+    return clean_text(raw)

@@ -1,4 +1,4 @@
-"""Image decoding under explicit limits: one call turns a file into an RGB picture or a reason.
+"""Image decoding under explicit limits: one call turns image bytes into RGB pixels or a reason.
 
 Every failure is an :class:`~modalign.errors.InvalidInputError` whose message says what is wrong
 with the file (too large, truncated, not an image, decompression bomb, ...), so the pipeline can
@@ -10,8 +10,6 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
-import os
-import stat
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,44 +50,18 @@ def check_extension(path: Path) -> None:
         raise InvalidInputError(f"unsupported file extension {shown}: not an image type")
 
 
-def read_image_bytes(path: Path, max_bytes: int) -> bytes:
-    """The file's bytes, after checking it is a regular, non-empty file within ``max_bytes``."""
-    try:
-        info = os.stat(path)
-    except FileNotFoundError as exc:
-        raise InvalidInputError("file not found (or a broken symlink)") from exc
-    except OSError as exc:
-        raise InvalidInputError(f"cannot stat file: {exc.strerror}") from exc
-    if not stat.S_ISREG(info.st_mode):
-        raise InvalidInputError("not a regular file (directory, FIFO or device)")
-    if info.st_size == 0:
-        raise InvalidInputError("empty file (0 bytes)")
-    if info.st_size > max_bytes:
-        raise InvalidInputError(f"file is {info.st_size} bytes, above the limit of {max_bytes}")
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise InvalidInputError(f"cannot read file: {exc.strerror or exc}") from exc
-
-
-def decode_image(
-    path: Path, limits: IngestSettings, *, draft_side: int | None = None
-) -> DecodedImage:
-    """Read, hash, validate and decode one image file.
-
-    ``draft_side`` lets JPEG decoding scale down by DCT (to no less than that side), which is
-    far cheaper than a full decode when the encoder only needs a small picture; width and height
-    reported are always the original's (after EXIF orientation).
-    """
-    check_extension(path)
-    data = read_image_bytes(path, limits.max_image_bytes)
-    return decode_bytes(data, limits, draft_side=draft_side)
-
-
 def decode_bytes(
     data: bytes, limits: IngestSettings, *, draft_side: int | None = None
 ) -> DecodedImage:
-    """Validate and decode image bytes (see :func:`decode_image`)."""
+    """Validate, hash and decode image bytes (the file is read by the caller, under the source
+    confinement rule: :func:`modalign.ingest.sources.paths.read_under`).
+
+    ``draft_side`` lets JPEG decoding scale down by DCT (to no less than that side), which is far
+    cheaper than a full decode when the encoder only needs a small picture; width and height
+    reported are always the original's (after EXIF orientation).
+    """
+    if not data:
+        raise InvalidInputError("empty file (0 bytes)")
     if len(data) > limits.max_image_bytes:
         raise InvalidInputError(
             f"file is {len(data)} bytes, above the limit of {limits.max_image_bytes}"

@@ -19,6 +19,7 @@ from modalign.catalog.db import session_scope
 from modalign.catalog.models import JobStatus
 from modalign.errors import ConfigError
 from modalign.ingest.encode import encode_work
+from modalign.ingest.plan import job_root
 from modalign.ingest.resources import IngestResources
 from modalign.ingest.spec import ItemSpec, from_spec
 from modalign.ingest.timing import StageTimer
@@ -69,7 +70,7 @@ def read_stage(res: IngestResources, job_id: int, batch_no: int) -> StagedBatch:
     with staged.timer.stage("read"):
         target, items = load_batch(res, job_id, batch_no)
         staged.target, staged.items = target, len(items)
-        staged.valid, staged.failures = validate_items(items, res.settings)
+        staged.valid, staged.failures = validate_items(items, res.settings, target.root)
     return staged
 
 
@@ -160,6 +161,7 @@ def load_batch(
             version=version.name,
             version_id=version.id,
             dim=version.dims,
+            root=job_root(job.source_spec),
         )
         if JobStatus(job.status).terminal:
             return target, []

@@ -18,10 +18,16 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from modalign.catalog import repo
 from modalign.catalog.db import session_scope
-from modalign.catalog.models import ItemStatus, JobKind
+from modalign.catalog.models import ItemStatus, JobKind, JobStatus
 from modalign.config import Settings
-from modalign.errors import ConfigError
-from modalign.ingest.sources import SourceItem, SourceSpec, iter_source
+from modalign.errors import ConfigError, InvalidInputError
+from modalign.ingest.sources import (
+    SourceItem,
+    SourceLimits,
+    SourceSpec,
+    iter_source,
+    source_root,
+)
 from modalign.ingest.spec import to_spec
 
 log = logging.getLogger(__name__)
@@ -58,6 +64,7 @@ def create_ingest_job(
         "kind": source.kind,
         "path": str(source.path.resolve()),
         "image_root": str(source.image_root.resolve()) if source.image_root else None,
+        "root": str(source_root(source)),
         "planned": False,
     }
     with session_scope(sessions) as session:
@@ -82,6 +89,16 @@ def source_of(source_spec: dict[str, Any]) -> SourceSpec:
     )
 
 
+def job_root(source_spec: dict[str, Any]) -> Path | None:
+    """The folder a job's files are confined to (None for the catalog's own assets)."""
+    from modalign.ingest.reindex import CATALOG_SOURCE
+
+    if source_spec.get("kind") == CATALOG_SOURCE:
+        return None
+    root = source_spec.get("root")
+    return Path(root) if isinstance(root, str) else source_root(source_of(source_spec))
+
+
 def plan_job(settings: Settings, sessions: sessionmaker[Session], job_id: int) -> int:
     """Stream the job's source into items (continuing an interrupted plan); returns total items."""
     with session_scope(sessions) as session:
@@ -89,19 +106,41 @@ def plan_job(settings: Settings, sessions: sessionmaker[Session], job_id: int) -
         spec, already = dict(job.source_spec), job.total_items
     if spec.get("planned"):
         return already
-    size = settings.ingest.batch_size
-    items = _source_items(settings, sessions, spec)
-    total = already
-    for chunk in _chunks(itertools.islice(items, already, None), size):
-        with session_scope(sessions) as session:
-            _add_chunk(session, job_id, total, chunk, size)
-        total += len(chunk)
+    try:
+        total = _plan_items(settings, sessions, job_id, spec, already)
+    except InvalidInputError as exc:  # the source as a whole cannot be read: the job's error
+        _fail_job(sessions, job_id, str(exc))
+        raise
     with session_scope(sessions) as session:
         job = repo.get_job(session=session, job_id=job_id)
         job.source_spec = {**job.source_spec, "planned": True}
         repo.finish_job_if_complete(session=session, job_id=job_id)
-    log.info("job %d planned: %d items in batches of %d", job_id, total, size)
+    log.info("job %d planned: %d items in batches of %d", job_id, total, settings.ingest.batch_size)
     return total
+
+
+def _plan_items(
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    job_id: int,
+    spec: dict[str, Any],
+    already: int,
+) -> int:
+    """Add the source's items after the first ``already`` ones; returns the total planned."""
+    size = settings.ingest.batch_size
+    total = already
+    items = _source_items(settings, sessions, spec)
+    for chunk in _chunks(itertools.islice(items, already, None), size):
+        with session_scope(sessions) as session:
+            _add_chunk(session, job_id, total, chunk, size)
+        total += len(chunk)
+    return total
+
+
+def _fail_job(sessions: sessionmaker[Session], job_id: int, reason: str) -> None:
+    log.error("job %d: %s", job_id, reason)
+    with session_scope(sessions) as session:
+        repo.set_job_status(session=session, job_id=job_id, status=JobStatus.FAILED, error=reason)
 
 
 def _source_items(
@@ -111,7 +150,13 @@ def _source_items(
 
     if spec.get("kind") == CATALOG_SOURCE:
         return catalog_items(sessions)
-    return iter_source(source_of(spec), max_caption_chars=settings.ingest.max_caption_chars)
+    return iter_source(source_of(spec), source_limits(settings))
+
+
+def source_limits(settings: Settings) -> SourceLimits:
+    """What the readers cut and refuse, from the ingest settings."""
+    ingest = settings.ingest
+    return SourceLimits(ingest.max_caption_chars, ingest.max_sidecar_bytes)
 
 
 def _chunks(items: Iterator[SourceItem], size: int) -> Iterator[list[SourceItem]]:

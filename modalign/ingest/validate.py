@@ -10,13 +10,15 @@ import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from PIL import Image
 
-from modalign.config import Settings
+from modalign.config import IngestSettings, Settings
 from modalign.encoders.preprocess import crop_box
 from modalign.errors import InvalidInputError
-from modalign.ingest.images import DecodedImage, decode_image
+from modalign.ingest.images import DecodedImage, check_extension, decode_bytes
+from modalign.ingest.sources.paths import read_under
 from modalign.ingest.spec import ItemSpec
 
 log = logging.getLogger(__name__)
@@ -43,14 +45,16 @@ class Failure:
 
 
 def validate_items(
-    items: Sequence[tuple[int, ItemSpec]], settings: Settings
+    items: Sequence[tuple[int, ItemSpec]], settings: Settings, root: Path | None
 ) -> tuple[list[Prepared], list[Failure]]:
-    """Decode every item; split into the valid ones and failures (order kept)."""
+    """Read every item's file under ``root`` (the source's, see
+    :mod:`~modalign.ingest.sources.paths`; None for catalogued assets, whose content hash is
+    checked instead) and decode it; split into the valid ones and failures (order kept)."""
     valid: list[Prepared] = []
     failures: list[Failure] = []
     for item_id, spec in items:
         try:
-            valid.append(Prepared(item_id, spec, _decode(spec, settings)))
+            valid.append(Prepared(item_id, spec, _decode(spec, settings, root)))
         except InvalidInputError as exc:
             failures.append(Failure(item_id, str(exc)))
         except Exception as exc:  # a decoder bug must fail the item, not the batch
@@ -59,21 +63,28 @@ def validate_items(
     return valid, failures
 
 
-def _decode(spec: ItemSpec, settings: Settings) -> DecodedImage:
+def _decode(spec: ItemSpec, settings: Settings, root: Path | None) -> DecodedImage:
     if spec.path is None:
         raise InvalidInputError("the item has no file")
-    side = settings.encoders.image_size
-    decoded = decode_image(spec.path, settings.ingest, draft_side=side)
+    limits, side = settings.ingest, settings.encoders.image_size
+    data = read_image_file(spec.path, limits, root)
+    decoded = decode_bytes(data, limits, draft_side=side)
     _check_expected_hash(spec, decoded.sha256)
     needed = content_side(decoded.image, side)
     if max(decoded.image.size) < min(needed, max(decoded.width, decoded.height)):
         # a JPEG scaled down while decoding, below what its drawn content needs: decode it larger
-        decoded = decode_image(spec.path, settings.ingest, draft_side=needed)
+        decoded = decode_bytes(data, limits, draft_side=needed)
         needed = content_side(decoded.image, side)
     limit = max(side * SHRINK_FACTOR, needed)
     if max(decoded.image.size) > limit:
         decoded.image.thumbnail((limit, limit), Image.Resampling.BILINEAR)
     return decoded
+
+
+def read_image_file(path: Path, limits: IngestSettings, root: Path | None) -> bytes:
+    """An item's image bytes: an image extension, read under the source's confinement rule."""
+    check_extension(path)
+    return read_under(root, path, max_bytes=limits.max_image_bytes, what="image file")
 
 
 def content_side(image: Image.Image, side: int) -> int:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -46,6 +47,7 @@ class BatchTarget:
     version: str
     version_id: int
     dim: int
+    root: Path | None = None  # every file of the job is read under it (None: catalogued assets)
 
 
 @dataclass(frozen=True)

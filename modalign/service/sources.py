@@ -1,8 +1,11 @@
 """The allow-list of folders ``POST /v1/jobs`` may ingest from.
 
 A requested source path is resolved (symlinks followed, ``..`` collapsed) and must then lie under
-one of ``settings.service.source_roots`` or the data directory; anything else is refused before a
-job is created, so the API cannot be used to read arbitrary files of the host.
+one of ``settings.service.source_roots`` or the data directory, and so must the folder its
+entries resolve under (a COCO file's ``../<split>`` image folder, a Flickr file's
+``flickr30k-images`` beside it, which may be symlinks); anything else is refused before a job is
+created, so the API cannot be used to read arbitrary files of the host. Every file the job then
+reads is confined to that folder (:mod:`modalign.ingest.sources.paths`).
 """
 
 from __future__ import annotations
@@ -35,8 +38,13 @@ def resolve_source(settings: Settings, requested: str) -> Path:
         real = path.resolve(strict=False)
     except (OSError, RuntimeError) as exc:
         raise InvalidInputError(f"cannot resolve source path: {exc}") from exc
-    if not any(real == root or real.is_relative_to(root) for root in allowed_roots(settings)):
-        raise ProblemError(403, f"{requested!r} is outside the allowed source folders")
+    check_allowed(settings, real, requested)
     if not real.exists():
         raise InvalidInputError(f"source {requested!r} does not exist")
     return real
+
+
+def check_allowed(settings: Settings, real: Path, shown: str) -> None:
+    """A 403 problem unless the resolved path ``real`` lies under an allowed root."""
+    if not any(real == root or real.is_relative_to(root) for root in allowed_roots(settings)):
+        raise ProblemError(403, f"{shown!r} is outside the allowed source folders")

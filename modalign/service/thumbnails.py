@@ -15,7 +15,8 @@ from PIL import Image
 from modalign.catalog.models import Asset
 from modalign.config import Settings
 from modalign.errors import InvalidInputError, NotFoundError
-from modalign.ingest.images import decode_bytes, read_image_bytes
+from modalign.ingest.images import decode_bytes
+from modalign.ingest.sources.paths import read_under
 
 THUMBNAIL_QUALITY = 85
 
@@ -35,7 +36,7 @@ def make_thumbnail(settings: Settings, asset: Asset, side: int) -> bytes:
     """A JPEG at most ``side`` pixels on its long side."""
     path = asset_path(settings, asset.uri)
     try:
-        data = read_image_bytes(path, settings.ingest.max_image_bytes)
+        data = read_under(None, path, max_bytes=settings.ingest.max_image_bytes)
     except InvalidInputError as exc:
         raise NotFoundError(f"image file of asset {asset.id} is unavailable: {exc}") from exc
     image = decode_bytes(data, settings.ingest, draft_side=side).image

@@ -55,3 +55,24 @@ def test_ingest_reports_a_bad_source(data_dir: Path, tmp_path: Path) -> None:
         app, ["--data-dir", str(data_dir), "ingest", str(tmp_path / "notes.txt")]
     )
     assert result.exit_code == 1 and "cannot tell what kind of source" in result.output
+
+
+def test_ingest_a_folder_holding_a_name_of_255_bytes(data_dir: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "pics"
+    folder.mkdir()
+    long_name = "n" * 251 + ".png"  # its sidecar names (.json, 256 bytes) cannot exist
+    Image.new("RGB", (20, 20), (0, 90, 0)).save(folder / long_name)
+    Image.new("RGB", (20, 20), (90, 0, 0)).save(folder / "short.png")
+    out = _run(data_dir, "ingest", str(folder))
+    assert "completed: 2 items, 2 done, 0 skipped, 0 failed" in out
+    assert "job 1 completed" in _run(data_dir, "jobs", "resume", "1")
+
+
+def test_a_source_that_fails_while_planned_fails_its_job(data_dir: Path, tmp_path: Path) -> None:
+    manifest = tmp_path / "m.jsonl"
+    manifest.symlink_to("/proc/self/mem")  # opens as a regular file, reading it fails (EIO)
+    result = CliRunner().invoke(app, ["--data-dir", str(data_dir), "ingest", str(manifest)])
+    assert result.exit_code == 1 and "cannot read manifest" in result.output
+    assert "Traceback" not in result.output
+    job = json.loads(_run(data_dir, "jobs", "show", "1", "--json"))
+    assert job["status"] == "failed" and "Input/output error" in job["error"]

@@ -10,15 +10,25 @@ from PIL import Image
 
 from modalign.config import IngestSettings
 from modalign.errors import InvalidInputError
-from modalign.ingest.images import DecodedImage, decode_bytes, decode_image, to_rgb
+from modalign.ingest.images import DecodedImage, decode_bytes, to_rgb
+from modalign.ingest.sources import SourceLimits
 from modalign.ingest.sources.manifest import read_jsonl_manifest
+from modalign.ingest.validate import read_image_file
 
 LIMITS = IngestSettings()
 Corpus = tuple[Path, dict[str, str | None]]
 
 
+def decode_image(
+    path: Path, limits: IngestSettings = LIMITS, draft_side: int | None = None
+) -> DecodedImage:
+    """A file read and decoded as a batch does (confined to its folder)."""
+    data = read_image_file(path, limits, path.parent.resolve())
+    return decode_bytes(data, limits, draft_side=draft_side)
+
+
 def _decode(root: Path, key: str) -> DecodedImage:
-    return decode_image(root / key, LIMITS)
+    return decode_image(root / key)
 
 
 def _pixel(decoded: DecodedImage, xy: tuple[int, int]) -> tuple[int, int, int]:
@@ -34,13 +44,14 @@ def _close(actual: tuple[int, int, int], expected: tuple[int, int, int], tol: in
 def test_every_manifest_entry_is_ingested_or_refused_with_its_reason(corpus: Corpus) -> None:
     root, expected = corpus
     outcomes: dict[str, str | None] = {}
-    for item in read_jsonl_manifest(root / "manifest.jsonl", max_caption_chars=2000):
+    manifest = root / "manifest.jsonl"
+    for item in read_jsonl_manifest(manifest, root=root.resolve(), limits=SourceLimits()):
         if item.error is not None:
             outcomes[item.key] = item.error
             continue
         assert item.path is not None
         try:
-            decode_image(item.path, LIMITS)
+            decode_bytes(read_image_file(item.path, LIMITS, root.resolve()), LIMITS)
             outcomes[item.key] = None
         except InvalidInputError as exc:
             outcomes[item.key] = str(exc)
@@ -129,7 +140,7 @@ def test_pixel_limit_comes_from_settings(corpus: Corpus) -> None:
 def test_jpeg_draft_decodes_smaller_but_reports_the_original_size(tmp_path: Path) -> None:
     path = tmp_path / "big.jpg"
     Image.new("RGB", (1024, 768), (10, 200, 30)).save(path, quality=90)
-    decoded = decode_image(path, LIMITS, draft_side=256)
+    decoded = decode_image(path, LIMITS, 256)
     assert (decoded.width, decoded.height) == (1024, 768)
     assert min(decoded.image.size) >= 256 and decoded.image.size[0] < 1024
 
@@ -143,7 +154,7 @@ def test_unreadable_file_when_not_root(tmp_path: Path) -> None:
     Image.new("RGB", (16, 16)).save(path)
     path.chmod(0)
     with pytest.raises(InvalidInputError, match="cannot read"):
-        decode_image(path, LIMITS)
+        decode_image(path)
 
 
 def test_to_rgb_keeps_rgb_images_as_they_are() -> None:

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from modalign.errors import InvalidInputError
-from modalign.ingest.sources import SourceSpec, detect_source, iter_source
+from modalign.ingest.sources import SourceLimits, SourceSpec, detect_source, iter_source
 from modalign.ingest.sources.paths import resolve_under
 
 
@@ -21,7 +21,7 @@ def _image(path: Path) -> Path:
 
 def _read(path: Path, image_root: Path | None = None) -> dict[str, object]:
     spec = SourceSpec(path=path, kind=detect_source(path), image_root=image_root)
-    return {item.key: item for item in iter_source(spec, max_caption_chars=50)}
+    return {item.key: item for item in iter_source(spec, SourceLimits(max_caption_chars=50))}
 
 
 def test_folder_walks_recursively_with_sidecars(tmp_path: Path) -> None:
@@ -32,7 +32,7 @@ def test_folder_walks_recursively_with_sidecars(tmp_path: Path) -> None:
     _image(tmp_path / "a/plain.gif")
     (tmp_path / "README.md").write_text("not an image")
     _image(tmp_path / ".hidden/x.png")
-    items = list(iter_source(SourceSpec(tmp_path, "folder"), max_caption_chars=50))
+    items = list(iter_source(SourceSpec(tmp_path, "folder"), SourceLimits(max_caption_chars=50)))
     assert [i.key for i in items] == ["a/dog.png", "a/plain.gif", "b/cat.jpg"]
     by_key = {i.key: i for i in items}
     assert by_key["b/cat.jpg"].captions == ("a cat", "sitting \ufffd")

@@ -29,7 +29,8 @@ def page_with_drawing(page: int, drawing: int) -> Image.Image:
 
 
 def decoded(path: Path) -> Image.Image:
-    valid, failures = validate_items([(1, ItemSpec(path.name, path))], SETTINGS)
+    items = [(1, ItemSpec(path.name, path))]
+    valid, failures = validate_items(items, SETTINGS, path.parent.resolve())
     assert not failures
     return valid[0].image.image
 

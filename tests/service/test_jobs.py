@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from .conftest import INDEXED_IMAGES
 from .helpers import LiveServer, make_images, wait_for_job
@@ -62,3 +63,18 @@ def test_unknown_jobs_are_404_problems(http: httpx.Client) -> None:
     for response in (http.get("/v1/jobs/999999"), http.post("/v1/jobs/999999/resume")):
         assert response.status_code == 404
         assert response.json()["title"] == "Not Found"
+
+
+def test_a_source_whose_image_folder_leads_outside_is_refused(
+    http: httpx.Client, live: LiveServer, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    outside = tmp_path_factory.mktemp("outside-images")
+    make_images(outside, 1, offset=900)
+    folder = live.app.state.settings.paths.data_dir / "sources" / "flickr-escape"
+    folder.mkdir(parents=True)
+    (folder / "flickr30k-images").symlink_to(outside, target_is_directory=True)
+    name = next(outside.glob("*.png")).name
+    (folder / "results.token").write_text(f"{name}#0\ta planted caption\n")
+    response = http.post("/v1/jobs", json={"source": "sources/flickr-escape/results.token"})
+    assert response.status_code == 403, response.text
+    assert "image folder" in response.json()["detail"]

@@ -16,30 +16,34 @@ import itertools
 from collections.abc import Iterator
 from pathlib import Path
 
-from modalign.ingest.sources.item import SourceItem
+from modalign.ingest.sources.item import SourceItem, SourceLimits, failed_item
 from modalign.ingest.sources.manifest import entry_item
+from modalign.ingest.sources.paths import is_folder
+from modalign.ingest.sources.reading import source_lines
 
 _IMAGE_DIRS = ("flickr30k-images", "flickr30k_images", "Images", "images")
 
 
-def read_flickr(
-    captions_file: Path, *, image_root: Path | None = None, max_caption_chars: int
-) -> Iterator[SourceItem]:
-    """One item per image named in the file, with its captions."""
-    root = (image_root or default_flickr_root(captions_file)).resolve()
-    with captions_file.open("rb") as fh:
-        lines = (raw.decode("utf-8", errors="replace").rstrip("\r\n") for raw in fh)
-        rows = _rows(lines)
-        for name, group in itertools.groupby(rows, key=lambda row: row[0]):
-            entry = {"captions": [caption for _, caption in group], "source": "flickr30k"}
-            yield entry_item(root, name, entry, max_caption_chars)
+def read_flickr(captions_file: Path, *, root: Path, limits: SourceLimits) -> Iterator[SourceItem]:
+    """One item per image named in the file, with its captions, resolved under ``root`` (see
+    :func:`default_flickr_root`); a row that cannot be parsed (an oversized field) is a failed
+    item of its own."""
+    raws = source_lines(captions_file, "Flickr captions")
+    lines = (raw.decode("utf-8", errors="surrogateescape").rstrip("\r\n") for raw in raws)
+    for name, group in itertools.groupby(_rows(lines), key=lambda row: row[0]):
+        rows = list(group)
+        if isinstance(name, int):
+            yield failed_item(f"row {name}", f"row {name}: {rows[0][1]}")
+            continue
+        entry = {"captions": [caption for _, caption in rows], "source": "flickr30k"}
+        yield entry_item(root, name, entry, limits)
 
 
 def default_flickr_root(captions_file: Path) -> Path:
     """The image folder beside the captions file, by its usual names, else the file's folder."""
     folder = captions_file.resolve().parent
     for name in _IMAGE_DIRS:
-        if (folder / name).is_dir():
+        if is_folder(folder / name):
             return folder / name
     return folder
 
@@ -53,7 +57,10 @@ def looks_like_flickr(first_line: str) -> bool:
     return bool(sep) and "#" in name
 
 
-def _rows(lines: Iterator[str]) -> Iterator[tuple[str, str]]:
+Row = tuple[str, str] | tuple[int, str]  # (image name, caption), or (row number, parse error)
+
+
+def _rows(lines: Iterator[str]) -> Iterator[Row]:
     first = next(lines, None)
     if first is None:
         return
@@ -65,6 +72,9 @@ def _rows(lines: Iterator[str]) -> Iterator[tuple[str, str]]:
         yield from _csv_rows(lines, delimiter=",", caption_column=1)
 
 
+HEADER_LINES = 1  # a CSV's rows are numbered from the file's first line, its header
+
+
 def _token_rows(lines: Iterator[str]) -> Iterator[tuple[str, str]]:
     for line in lines:
         name, sep, caption = line.partition("\t")
@@ -72,9 +82,15 @@ def _token_rows(lines: Iterator[str]) -> Iterator[tuple[str, str]]:
             yield name.split("#", 1)[0].strip(), caption
 
 
-def _csv_rows(
-    lines: Iterator[str], *, delimiter: str, caption_column: int
-) -> Iterator[tuple[str, str]]:
-    for row in csv.reader(lines, delimiter=delimiter):
+def _csv_rows(lines: Iterator[str], *, delimiter: str, caption_column: int) -> Iterator[Row]:
+    reader = csv.reader(lines, delimiter=delimiter)
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield HEADER_LINES + reader.line_num, f"cannot parse the row: {exc}"
+            continue
         if len(row) >= 2 and row[0].strip():
             yield row[0].strip(), row[caption_column].strip()

@@ -3,7 +3,12 @@
 Sidecars sit beside the image with the same stem: ``cat.txt`` (one caption per line) and/or
 ``cat.json`` (``{"captions": [...], "tags": [...]}``). Hidden files and files whose extension is
 not an image type are skipped (sidecars, READMEs, manifests); symlinks are followed only when
-they stay inside the folder.
+they stay inside the folder (:mod:`~modalign.ingest.sources.paths`), and symlinked folders are
+not descended into, so the walk cannot loop.
+
+The walk is item-safe: a subfolder that cannot be listed (permission denied, vanished, I/O
+error) and a name that is not valid UTF-8 each become a failed item with the reason; only a root
+that cannot be listed fails the job.
 """
 
 from __future__ import annotations
@@ -12,67 +17,95 @@ import json
 import logging
 import os
 from collections.abc import Iterator
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from modalign.errors import InvalidInputError
 from modalign.ingest.captions import clean_captions
 from modalign.ingest.images import IMAGE_EXTENSIONS
-from modalign.ingest.sources.item import SourceItem, clean_tags, failed_item
-from modalign.ingest.sources.paths import resolve_under
+from modalign.ingest.sources.item import SourceItem, SourceLimits, clean_tags, failed_item
+from modalign.ingest.sources.paths import (
+    check_encodable,
+    printable_name,
+    read_optional_under,
+    resolve_under,
+)
 
 log = logging.getLogger(__name__)
 
 
-def read_folder(folder: Path, *, max_caption_chars: int) -> Iterator[SourceItem]:
+def read_folder(folder: Path, *, limits: SourceLimits) -> Iterator[SourceItem]:
     """Every image under ``folder`` (sorted, depth first), one item each."""
     root = folder.resolve()
-    for relative in _image_files(root):
-        yield _folder_item(root, relative, max_caption_chars)
+    for relative, error in _image_files(root):
+        if error is not None:
+            yield failed_item(printable_name(relative), error)
+        else:
+            yield _folder_item(root, relative, limits)
 
 
-def _image_files(root: Path) -> Iterator[str]:
-    for dirpath, dirnames, filenames in os.walk(root):
+def _image_files(root: Path) -> Iterator[tuple[str, str | None]]:
+    """(relative name, None) per image file; (relative folder, reason) per unlistable folder."""
+    errors: list[OSError] = []
+    for dirpath, dirnames, filenames in os.walk(root, onerror=errors.append):
+        yield from _listing_errors(root, errors)
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         base = Path(dirpath).relative_to(root)
         for name in sorted(filenames):
             if not name.startswith(".") and Path(name).suffix.lower() in IMAGE_EXTENSIONS:
-                yield (base / name).as_posix()
+                yield (base / name).as_posix(), None
+    yield from _listing_errors(root, errors)
 
 
-def _folder_item(root: Path, relative: str, max_chars: int) -> SourceItem:
+def _listing_errors(root: Path, errors: list[OSError]) -> Iterator[tuple[str, str]]:
+    """The folders the walk could not list, as failed entries; the root's is the job's error."""
+    while errors:
+        exc = errors.pop(0)
+        where = Path(os.fsdecode(exc.filename or root))
+        reason = exc.strerror or str(exc)
+        if where == root:
+            raise InvalidInputError(f"cannot list source folder {root}: {reason}")
+        yield f"{where.relative_to(root).as_posix()}/", f"cannot list folder: {reason}"
+
+
+def _folder_item(root: Path, relative: str, limits: SourceLimits) -> SourceItem:
     try:
+        check_encodable(relative)
         path = resolve_under(root, relative)
-        captions, tags = read_sidecars(root / relative, max_chars)
+        captions, tags = read_sidecars(root, relative, limits)
     except InvalidInputError as exc:
-        return failed_item(relative, str(exc))
+        return failed_item(printable_name(relative), str(exc))
     return SourceItem(key=relative, path=path, captions=captions, tags=tags)
 
 
-def read_sidecars(image: Path, max_chars: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """Captions and tags from ``<stem>.txt`` and ``<stem>.json`` beside ``image``."""
+def read_sidecars(
+    root: Path, relative: str, limits: SourceLimits
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Captions and tags from ``<stem>.txt`` and ``<stem>.json`` beside the image ``relative``
+    (each read under the root's confinement rule; absent ones are no captions)."""
+    image = PurePosixPath(relative)
     raw: list[str | bytes] = []
     tags: tuple[str, ...] = ()
-    txt = image.with_suffix(".txt")
-    if txt.is_file():
-        raw.extend(_read_sidecar_bytes(txt).splitlines())
-    sidecar = image.with_suffix(".json")
-    if sidecar.is_file():
-        captions, tags = _parse_json_sidecar(_read_sidecar_bytes(sidecar))
+    text = _read_sidecar(root, image.with_suffix(".txt"), limits)
+    if text is not None:
+        raw.extend(text.splitlines())
+    doc = _read_sidecar(root, image.with_suffix(".json"), limits)
+    if doc is not None:
+        captions, tags = _parse_json_sidecar(doc)
         raw.extend(captions)
-    return clean_captions(raw, max_chars), tags
+    return clean_captions(raw, limits.max_caption_chars), tags
 
 
-def _read_sidecar_bytes(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise InvalidInputError(f"cannot read sidecar {path.name}: {exc.strerror}") from exc
+def _read_sidecar(root: Path, relative: PurePosixPath, limits: SourceLimits) -> bytes | None:
+    what = f"sidecar {relative.name}"
+    return read_optional_under(
+        root, root.joinpath(*relative.parts), max_bytes=limits.max_sidecar_bytes, what=what
+    )
 
 
 def _parse_json_sidecar(data: bytes) -> tuple[list[str], tuple[str, ...]]:
     try:
         doc = json.loads(data.decode("utf-8", errors="replace"))
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, RecursionError) as exc:
         raise InvalidInputError(f"bad JSON sidecar: {exc}") from exc
     if not isinstance(doc, dict):
         raise InvalidInputError("bad JSON sidecar: expected an object with captions/tags")

@@ -14,7 +14,7 @@ from modalign.errors import ConfigError
 from modalign.service.deps import ApiKeyDep, SessionDep, StateDep
 from modalign.service.problems import ProblemError, problem_responses
 from modalign.service.schemas import JobDetail, JobList, JobRequest, JobView
-from modalign.service.sources import resolve_source
+from modalign.service.sources import check_allowed, resolve_source
 from modalign.service.state import ServiceState
 from modalign.service.views import job_detail, job_view
 
@@ -39,11 +39,12 @@ async def create_job(body: JobRequest, state: StateDep, response: Response) -> J
 def start_job(state: ServiceState, body: JobRequest) -> JobView:
     """Create the job and hand it to the background runner."""
     from modalign.ingest.plan import create_ingest_job
-    from modalign.ingest.sources import SourceSpec, detect_source
+    from modalign.ingest.sources import SourceSpec, detect_source, source_root
 
     path = resolve_source(state.settings, body.source)
     root = resolve_source(state.settings, body.image_root) if body.image_root else None
     spec = SourceSpec(path=path, kind=detect_source(path), image_root=root)
+    check_allowed(state.settings, source_root(spec), f"the image folder of {body.source}")
     try:
         job_id = create_ingest_job(state.sessions, spec, dataset=body.dataset, tags=body.tags)
     except ConfigError as exc:
