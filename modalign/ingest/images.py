@@ -56,6 +56,8 @@ def decode_bytes(
     """Validate, hash and decode image bytes (the file is read by the caller, under the source
     confinement rule: :func:`modalign.ingest.sources.paths.read_under`).
 
+    The pixels are decoded in full before anything else is read from the file, so damaged
+    compressed data is an error even when a metadata probe would have hit it first.
     ``draft_side`` lets JPEG decoding scale down by DCT (to no less than that side), which is far
     cheaper than a full decode when the encoder only needs a small picture; width and height
     reported are always the original's (after EXIF orientation).
@@ -68,9 +70,12 @@ def decode_bytes(
         )
     digest = hashlib.sha256(data).hexdigest()
     with _open(data) as im:
-        width, height = _checked_size(im, limits)
+        _check_pixels(im, limits)
         mime = Image.MIME.get(im.format or "", "application/octet-stream")
-        rgb = _decode_rgb(im, draft_side)
+        width, height = im.size
+        _load(im, draft_side)
+        width, height = _checked_shape(width, height, _orientation(im), limits)
+        rgb = to_rgb(_apply_orientation(im))
     return DecodedImage(rgb, digest, width, height, mime, len(data))
 
 
@@ -85,15 +90,21 @@ def _open(data: bytes) -> Image.Image:
         raise InvalidInputError(f"corrupt image header: {exc}") from exc
 
 
-def _checked_size(im: Image.Image, limits: IngestSettings) -> tuple[int, int]:
-    """Original width and height after EXIF orientation, checked against every limit."""
+def _check_pixels(im: Image.Image, limits: IngestSettings) -> None:
+    """The header's pixel count against the limit, before a single pixel is decoded."""
     width, height = im.size
     if width * height > limits.max_image_pixels:
         raise InvalidInputError(
             f"decompression bomb: {width}x{height} = {width * height} pixels, "
             f"above the limit of {limits.max_image_pixels}"
         )
-    if _orientation(im) in _TRANSPOSED_ORIENTATIONS:
+
+
+def _checked_shape(
+    width: int, height: int, orientation: int, limits: IngestSettings
+) -> tuple[int, int]:
+    """Original width and height after EXIF orientation, checked against the shape limits."""
+    if orientation in _TRANSPOSED_ORIENTATIONS:
         width, height = height, width
     if min(width, height) < limits.min_image_side:
         raise InvalidInputError(
@@ -109,6 +120,8 @@ def _checked_size(im: Image.Image, limits: IngestSettings) -> tuple[int, int]:
 
 
 def _orientation(im: Image.Image) -> int:
+    """The EXIF orientation of a loaded image (1 when absent or unreadable: the pixels are
+    already decoded, so only the metadata is lost)."""
     try:
         value = im.getexif().get(_EXIF_ORIENTATION, 1)
     except _DECODE_ERRORS:
@@ -116,7 +129,10 @@ def _orientation(im: Image.Image) -> int:
     return value if isinstance(value, int) else 1
 
 
-def _decode_rgb(im: Image.Image, draft_side: int | None) -> Image.Image:
+def _load(im: Image.Image, draft_side: int | None) -> None:
+    """Decode the first frame in full, or raise: a failed load must never be retried silently
+    (Pillow clears the tiles of a failed load, so a second ``load()`` returns the half-decoded
+    picture without an error)."""
     if draft_side is not None and im.format in ("JPEG", "MPO"):
         im.draft("RGB", (draft_side, draft_side))
     try:
@@ -124,7 +140,6 @@ def _decode_rgb(im: Image.Image, draft_side: int | None) -> Image.Image:
         im.load()
     except _DECODE_ERRORS as exc:
         raise InvalidInputError(f"truncated or corrupt image data: {exc}") from exc
-    return to_rgb(_apply_orientation(im))
 
 
 def _apply_orientation(im: Image.Image) -> Image.Image:

@@ -65,6 +65,15 @@ def _png_header_only(width: int, height: int) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
 
 
+def _damaged_png() -> bytes:
+    """A PNG whose compressed pixel data is overwritten in the middle (its header is intact:
+    the damage shows only when the pixels are decoded)."""
+    data = bytearray(_png(_noise((64, 64), 8)))
+    middle = len(data) // 3
+    data[middle : middle + 200] = bytes(200)
+    return bytes(data)
+
+
 def _palette_with_transparency() -> bytes:
     im = Image.new("P", (16, 16), 0)
     im.putpalette([0, 0, 0, 255, 0, 0] + [0] * (254 * 3))
@@ -125,6 +134,7 @@ FILES: dict[str, Callable[[], bytes]] = {
     "good/caption_badutf8.png": lambda: _png(_noise((16, 16), 4)),
     "bad/truncated.png": lambda: _png(_noise((64, 64), 5))[:1500],
     "bad/truncated.jpg": lambda: _jpeg(_noise((64, 64), 6))[:1200],
+    "bad/damaged.png": _damaged_png,
     "bad/zero.jpg": lambda: b"",
     "bad/text.jpg": lambda: b"this is a text file, not a picture\n",
     "bad/page.png": lambda: b"<!DOCTYPE html><html><body>404 not found</body></html>",
@@ -145,6 +155,7 @@ def _webp(im: Image.Image) -> bytes:
 EXPECTED_REASON: dict[str, str | None] = {
     "bad/truncated.png": "truncated",
     "bad/truncated.jpg": "truncated",
+    "bad/damaged.png": "corrupt image data",
     "bad/zero.jpg": "empty file",
     "bad/text.jpg": "content is text",
     "bad/page.png": "content is HTML",
