@@ -39,6 +39,17 @@ class PathsSettings(BaseModel):
     def reports_dir(self) -> Path:
         return self.data_dir / "reports"
 
+    def to_stored(self, path: Path) -> str:
+        """``path`` as the catalog keeps it: relative to the data directory when inside it (so a
+        copied, moved or restored data directory still finds its files), else absolute."""
+        real, root = path.resolve(), self.data_dir.resolve()
+        return real.relative_to(root).as_posix() if real.is_relative_to(root) else str(real)
+
+    def from_stored(self, stored: str) -> Path:
+        """A path the catalog kept (see :meth:`to_stored`) as a path on this machine."""
+        path = Path(stored)
+        return path if path.is_absolute() else self.data_dir.resolve() / path
+
 
 class DatabaseSettings(BaseModel):
     """The metadata catalog (SQLAlchemy URL)."""

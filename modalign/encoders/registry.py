@@ -6,6 +6,7 @@ loaded by naming it explicitly (it is looked up under ``settings.paths.models_di
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,6 +19,8 @@ from sqlalchemy.orm import Session
 from modalign.config import Settings
 from modalign.encoders.checkpoint import CARD_FILE, ModelCard
 from modalign.errors import CatalogError, NotFoundError
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -60,7 +63,7 @@ def register_checkpoint(settings: Settings, directory: Path, card: ModelCard) ->
         first = repo.get_active_model_version(session=session) is None
         repo.register_model_version(
             session=session, name=card.name, dims=card.dim,
-            checkpoint_path=str(directory.resolve()), card=card.to_dict(),
+            checkpoint_path=settings.paths.to_stored(directory), card=card.to_dict(),
             metrics=card.metrics, activate=first,
         )
     return first
@@ -98,7 +101,18 @@ def _lookup(settings: Settings, version: str | None) -> tuple[str, Path]:
                 raise NotFoundError("no active model version: run `modalign train` first")
         else:
             row = repo.get_model_version(session=session, ref=version)
-        return row.name, Path(row.checkpoint_path)
+        return row.name, _checkpoint_on_disk(settings, row.name, row.checkpoint_path)
+
+
+def _checkpoint_on_disk(settings: Settings, name: str, stored: str) -> Path:
+    """The checkpoint folder a catalog row names; an absolute path that no longer exists (a data
+    directory registered by absolute path, then moved) falls back to ``<models>/<name>``."""
+    path = settings.paths.from_stored(stored)
+    local = settings.paths.models_dir / name
+    if not path.exists() and (local / CARD_FILE).exists():
+        log.info("model %s: %s is gone, using %s", name, path, local)
+        return local
+    return path
 
 
 def checkpoint_dir(settings: Settings, version: str | None = None) -> tuple[str, Path]:
