@@ -12,7 +12,7 @@ import numpy as np
 from modalign.errors import InvalidInputError
 from modalign.search.filters import Filter, check_filter
 from modalign.search.naming import Kind
-from modalign.search.schema import CaptionPayload, Payload, fields_of
+from modalign.search.schema import CaptionPayload, ImagePayload, Payload, fields_of
 from modalign.search.store import PointIn, QueryParams
 
 MAX_LIMIT = 1000
@@ -48,6 +48,21 @@ def store_payload(kind: Kind, payload: Payload) -> dict[str, Any]:
         want = "CaptionPayload" if kind is Kind.CAPTIONS else "ImagePayload"
         raise InvalidInputError(f"{kind.value} points need a {want}, got {type(payload).__name__}")
     return payload.to_store()
+
+
+def image_fields(payload: ImagePayload) -> dict[str, Any]:
+    """The image fields of a payload as stored (what ``set_payload`` writes on both kinds)."""
+    if isinstance(payload, CaptionPayload):
+        raise InvalidInputError("set_payload takes the image fields (an ImagePayload)")
+    return payload.to_store()
+
+
+def required_filter(kind: Kind, flt: Filter) -> Filter:
+    """A checked filter that matches something specific: an empty one would touch every point."""
+    checked = query_filter(kind, flt)
+    if checked is None:
+        raise InvalidInputError("an empty filter would match every point; name what to change")
+    return checked
 
 
 def points_in(

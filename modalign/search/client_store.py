@@ -37,6 +37,7 @@ from modalign.search.schema import FieldType, fields_of
 from modalign.search.store import (
     CollectionInfo,
     Hit,
+    PayloadUpdate,
     PointIn,
     QueryParams,
     Record,
@@ -154,6 +155,29 @@ class ClientStore:
         selector = models.PointIdsList(points=list(checks.point_ids(ids)))
         self._call(self._client.delete, name, points_selector=selector, wait=True)
 
+    def delete_where(self, kind: Kind, filter: Filter, *, version: str | None = None) -> None:
+        """Delete every point matching ``filter`` (a non-empty one); applied when this returns."""
+        flt = to_client(checks.required_filter(kind, filter))
+        name, _ = self._target(kind, version)
+        selector = models.FilterSelector(filter=flt)
+        self._call(self._client.delete, name, points_selector=selector, wait=True)
+
+    def set_payload(
+        self, kind: Kind, updates: Sequence[PayloadUpdate], *, version: str | None = None
+    ) -> None:
+        """Set each update's image fields on the points its filter matches, in one request."""
+        ops: list[Any] = [
+            models.SetPayloadOperation(set_payload=models.SetPayload(
+                payload=checks.image_fields(u.payload),
+                filter=to_client(checks.required_filter(kind, u.filter)),
+            ))
+            for u in updates
+        ]
+        if not ops:
+            return
+        name, _ = self._target(kind, version)
+        self._call(self._client.batch_update_points, name, update_operations=ops, wait=True)
+
     def count(self, kind: Kind, *, filter: Filter | None = None, version: str | None = None) -> int:
         """Exact number of points (matching ``filter`` if given)."""
         flt = to_client(checks.query_filter(kind, filter))
@@ -197,6 +221,28 @@ class ClientStore:
             with_vectors=with_vectors,
         )
         return [record_from(r) for r in found]
+
+    def scroll_all(
+        self,
+        kind: Kind,
+        *,
+        filter: Filter | None = None,
+        with_vectors: bool = False,
+        version: str | None = None,
+        page: int = 1000,
+    ) -> Iterator[Record]:
+        """Every point matching ``filter``, read ``page`` points at a time."""
+        flt = to_client(checks.query_filter(kind, filter))
+        name, _ = self._target(kind, version)
+        offset: Any = None
+        while True:
+            found, offset = self._call(
+                self._client.scroll, name, scroll_filter=flt, limit=page, offset=offset,
+                with_payload=True, with_vectors=with_vectors,
+            )
+            yield from (record_from(r) for r in found)
+            if offset is None or not found:
+                return
 
     def query(
         self,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, overload
 
 import qdrant_edge as qe
 
@@ -16,6 +16,14 @@ from modalign.search.filters import (
     Range,
 )
 from modalign.search.schema import to_rfc3339
+
+
+@overload
+def to_edge(flt: Filter) -> qe.Filter: ...
+
+
+@overload
+def to_edge(flt: Filter | None) -> qe.Filter | None: ...
 
 
 def to_edge(flt: Filter | None) -> qe.Filter | None:

@@ -60,6 +60,7 @@ from modalign.search.schema import FieldType, fields_of
 from modalign.search.store import (
     CollectionInfo,
     Hit,
+    PayloadUpdate,
     PointIn,
     QueryParams,
     Record,
@@ -199,6 +200,28 @@ class EdgeStore:
             with self._flushed(shard):
                 self._call(shard.update, qe.UpdateOperation.delete_points(pids))
 
+    def delete_where(self, kind: Kind, filter: Filter, *, version: str | None = None) -> None:
+        """Delete every point matching ``filter`` (a non-empty one); durable when this returns."""
+        flt = to_edge(checks.required_filter(kind, filter))
+        with self._using(kind, version) as (shard, _), self._flushed(shard):
+            self._call(shard.update, qe.UpdateOperation.delete_points_by_filter(flt))
+
+    def set_payload(
+        self, kind: Kind, updates: Sequence[PayloadUpdate], *, version: str | None = None
+    ) -> None:
+        """Set each update's image fields on the points its filter matches; one flush for all."""
+        ops = [
+            qe.UpdateOperation.set_payload_by_filter(
+                to_edge(checks.required_filter(kind, u.filter)), checks.image_fields(u.payload)
+            )
+            for u in updates
+        ]
+        if not ops:
+            return
+        with self._using(kind, version) as (shard, _), self._flushed(shard):
+            for op in ops:
+                self._call(shard.update, op)
+
     def count(self, kind: Kind, *, filter: Filter | None = None, version: str | None = None) -> int:
         """Exact number of points (matching ``filter`` if given)."""
         flt = to_edge(checks.query_filter(kind, filter))
@@ -236,6 +259,28 @@ class EdgeStore:
         with self._using(kind, version) as (shard, _):
             found, _next = self._call(shard.scroll, request)
         return [record_from(r) for r in found]
+
+    def scroll_all(
+        self,
+        kind: Kind,
+        *,
+        filter: Filter | None = None,
+        with_vectors: bool = False,
+        version: str | None = None,
+        page: int = 1000,
+    ) -> Iterator[Record]:
+        """Every point matching ``filter``, in id order, read ``page`` points at a time."""
+        flt = to_edge(checks.query_filter(kind, filter))
+        offset: Any = None
+        while True:
+            request = qe.ScrollRequest(
+                offset=offset, limit=page, filter=flt, with_payload=True, with_vector=with_vectors
+            )
+            with self._using(kind, version) as (shard, _):
+                found, offset = self._call(shard.scroll, request)
+            yield from (record_from(r) for r in found)
+            if offset is None or not found:
+                return
 
     def query(
         self,

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from modalign.search.naming import Kind
 
@@ -58,19 +58,27 @@ def to_rfc3339(moment: datetime) -> str:
 
 
 class ImagePayload(BaseModel):
-    """Payload of an image point."""
+    """Payload of an image point. ``dataset`` lists every dataset the image belongs to (a filter
+    ``dataset=X`` matches any of them); a single name is taken as a list of one."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     asset_id: int = Field(ge=0)
     content_hash: str
     source: str
-    dataset: str | None = None
+    dataset: list[str] = Field(default_factory=list)
     split: str | None = None
     tags: list[str] = Field(default_factory=list)
     created_at: datetime
     width: int = Field(ge=0)
     height: int = Field(ge=0)
+
+    @field_validator("dataset", mode="before")
+    @classmethod
+    def _datasets(cls, value: object) -> object:
+        if value is None:
+            return []
+        return [value] if isinstance(value, str) else value
 
     def to_store(self) -> dict[str, Any]:
         """The JSON payload written to the store (None fields left out, datetimes as strings)."""

@@ -16,6 +16,11 @@ Contract, whatever the backend:
   resolved once per call, so a concurrent ``set_active_version`` never mixes two versions in one
   result.
 - ``set_active_version`` moves the images and captions aliases together, atomically for readers.
+- ``delete`` (by id) and ``delete_where`` (by filter) are durable when they return; unknown ids
+  or a filter matching nothing are no-ops. ``set_payload`` applies payload updates in one
+  durable write: the image fields of an :class:`~modalign.search.schema.ImagePayload` set on
+  every point matching each update's filter (caption points keep their own text, position and
+  image id). ``scroll_all`` pages through every point.
 - Bad input (unknown field, wrongly typed value, wrong vector size) raises
   :class:`~modalign.errors.InvalidInputError`; an unknown version or collection
   :class:`~modalign.errors.NotFoundError`; engine failures :class:`~modalign.errors.StoreError`.
@@ -23,7 +28,7 @@ Contract, whatever the backend:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple, Protocol
 
@@ -31,7 +36,7 @@ import numpy as np
 
 from modalign.search.filters import Filter
 from modalign.search.naming import Kind
-from modalign.search.schema import Payload
+from modalign.search.schema import ImagePayload, Payload
 
 Status = Literal["green", "yellow"]
 
@@ -52,6 +57,14 @@ class Hit(NamedTuple):
     id: str
     score: float
     payload: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class PayloadUpdate:
+    """New image fields for the points a filter matches (e.g. one image and its captions)."""
+
+    filter: Filter
+    payload: ImagePayload
 
 
 @dataclass(frozen=True)
@@ -125,6 +138,12 @@ class VectorStore(Protocol):
 
     def delete(self, kind: Kind, ids: Sequence[str], *, version: str | None = None) -> None: ...
 
+    def delete_where(self, kind: Kind, filter: Filter, *, version: str | None = None) -> None: ...
+
+    def set_payload(
+        self, kind: Kind, updates: Sequence[PayloadUpdate], *, version: str | None = None
+    ) -> None: ...
+
     def count(
         self, kind: Kind, *, filter: Filter | None = None, version: str | None = None
     ) -> int: ...
@@ -147,6 +166,16 @@ class VectorStore(Protocol):
         with_vectors: bool = False,
         version: str | None = None,
     ) -> list[Record]: ...
+
+    def scroll_all(
+        self,
+        kind: Kind,
+        *,
+        filter: Filter | None = None,
+        with_vectors: bool = False,
+        version: str | None = None,
+        page: int = 1000,
+    ) -> Iterator[Record]: ...
 
     def query(
         self,

@@ -23,6 +23,7 @@ from modalign.search.filters import (
     Range,
     parse_filter,
 )
+from modalign.search.store import PayloadUpdate
 
 from .conftest import load
 from .dataset import CAPTION_DIM, IMAGE_DIM, Dataset, exact_top, make_dataset, matches
@@ -338,3 +339,63 @@ def _kind_data(data: Dataset, kind: Kind) -> tuple[list[PointIn], np.ndarray]:
     if kind is Kind.IMAGES:
         return data.images, data.image_vectors
     return data.captions, data.caption_vectors
+
+
+# -- maintenance operations: paging, deleting and re-labelling by filter ---------------------
+
+
+def test_scroll_all_pages_through_every_point(loaded_store: VectorStore, dataset: Dataset) -> None:
+    for kind, points in ((Kind.IMAGES, dataset.images), (Kind.CAPTIONS, dataset.captions)):
+        seen = [r.id for r in loaded_store.scroll_all(kind, page=128)]
+        assert len(seen) == len(set(seen)) == len(points)
+        assert set(seen) == {p.id for p in points}
+    tagged = [
+        r.payload["asset_id"]
+        for r in loaded_store.scroll_all(Kind.IMAGES, filter=FILTERS["match-in-list"], page=50)
+    ]
+    expected = [p.payload.asset_id for p in dataset.images if "food" in p.payload.tags]
+    assert sorted(tagged) == sorted(expected)
+
+
+def test_delete_where_removes_the_points_a_filter_names(
+    fresh_store: VectorStore, dataset: Dataset
+) -> None:
+    store = load(fresh_store, dataset)
+    gone = [p.payload.content_hash for p in dataset.images[:40]]
+    by_hash = Filter(must=[MatchAny(field="content_hash", values=gone)])
+    for kind in Kind:
+        store.delete_where(kind, by_hash)
+        assert store.count(kind, filter=by_hash) == 0
+    assert store.count(Kind.IMAGES) == len(dataset.images) - 40
+    kept = sum(1 for c in dataset.captions if c.payload.content_hash not in set(gone))
+    assert store.count(Kind.CAPTIONS) == kept
+    store.delete_where(Kind.IMAGES, by_hash)  # nothing left to match: a no-op
+    with pytest.raises(InvalidInputError, match="empty filter"):
+        store.delete_where(Kind.IMAGES, Filter())
+
+
+def test_set_payload_relabels_images_and_their_captions(
+    fresh_store: VectorStore, dataset: Dataset
+) -> None:
+    store = load(fresh_store, dataset)
+    image = dataset.images[3].payload
+    relabelled = image.model_copy(update={"dataset": ["set1", "extra"], "tags": ["new"]})
+    one = Filter(must=[Match(field="content_hash", value=image.content_hash)])
+    other = dataset.images[4].payload
+    two = Filter(must=[Match(field="content_hash", value=other.content_hash)])
+    untagged = other.model_copy(update={"tags": []})
+    updates = [PayloadUpdate(one, relabelled), PayloadUpdate(two, untagged)]
+    for kind in Kind:
+        store.set_payload(kind, updates)
+    assert store.scroll(Kind.IMAGES, filter=two)[0].payload["tags"] == []
+    [record] = store.scroll(Kind.IMAGES, filter=one)
+    assert record.payload["dataset"] == ["set1", "extra"] and record.payload["tags"] == ["new"]
+    captions = store.scroll(Kind.CAPTIONS, filter=one)
+    assert captions and all(c.payload["tags"] == ["new"] for c in captions)
+    originals = {c.id: c.payload for c in dataset.captions}
+    assert all(c.payload["text"] == originals[c.id].text for c in captions)  # type: ignore[attr-defined]
+    extra = Filter(must=[Match(field="dataset", value="extra")])
+    assert store.count(Kind.IMAGES, filter=extra) == 1
+    with pytest.raises(InvalidInputError, match="ImagePayload"):
+        bad = PayloadUpdate(one, dataset.captions[0].payload)
+        store.set_payload(Kind.CAPTIONS, [bad])
