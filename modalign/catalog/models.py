@@ -66,6 +66,8 @@ class UTCDateTime(TypeDecorator[datetime]):
 class JobKind(StrEnum):
     INGEST = "ingest"
     REINDEX = "reindex"
+    SYNC = "sync"
+    DELETE = "delete"
 
 
 class JobStatus(StrEnum):
@@ -102,7 +104,11 @@ class Base(DeclarativeBase):
 
 
 class Asset(Base):
-    """One image, identified by the SHA-256 of its bytes."""
+    """One image, identified by the SHA-256 of its bytes.
+
+    ``dataset`` and ``uri`` are those of its first membership (:class:`AssetMember`); ``tags``
+    are the asset's own (every membership's tags merged in, then edited as the user says).
+    """
 
     __tablename__ = "assets"
 
@@ -125,6 +131,32 @@ class Asset(Base):
         cascade="all, delete-orphan",
         passive_deletes=True,
     )
+    members: Mapped[list[AssetMember]] = relationship(
+        back_populates="asset",
+        order_by="AssetMember.id",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+    )
+
+
+class AssetMember(Base):
+    """An asset's place in a dataset: the file it was ingested from there (unique per dataset),
+    and the captions and tags that entry offered (what a sync compares the source against)."""
+
+    __tablename__ = "asset_members"
+    __table_args__ = (UniqueConstraint("dataset", "uri_hash"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    asset_id: Mapped[int] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"), index=True)
+    dataset: Mapped[str] = mapped_column(String(128), index=True)
+    uri: Mapped[str] = mapped_column(Text)
+    uri_hash: Mapped[str] = mapped_column(String(64))
+    captions: Mapped[list[str]] = mapped_column(default=list)
+    tags: Mapped[list[str]] = mapped_column(default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    asset: Mapped[Asset] = relationship(back_populates="members")
 
 
 class Caption(Base):

@@ -149,7 +149,7 @@ def _source_items(
     from modalign.ingest.reindex import CATALOG_SOURCE, catalog_items
 
     if spec.get("kind") == CATALOG_SOURCE:
-        return catalog_items(sessions)
+        return catalog_items(sessions, settings.paths)
     return iter_source(source_of(spec), source_limits(settings))
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -19,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from modalign.catalog import repo
 from modalign.catalog.db import session_scope
 from modalign.catalog.models import Asset, Job, JobKind, JobStatus
+from modalign.config import PathsSettings
 from modalign.ingest.resources import IngestResources
 from modalign.ingest.sources import SourceItem
 
@@ -50,7 +50,7 @@ def reindex_job(sessions: sessionmaker[Session], model: str) -> int:
         return job.id
 
 
-def catalog_items(sessions: sessionmaker[Session]) -> Iterator[SourceItem]:
+def catalog_items(sessions: sessionmaker[Session], paths: PathsSettings) -> Iterator[SourceItem]:
     """Every asset as a source item (file, captions, expected hash), in id order."""
     last = 0
     while True:
@@ -61,17 +61,17 @@ def catalog_items(sessions: sessionmaker[Session]) -> Iterator[SourceItem]:
                 )
             )
             assets = repo.get_assets(session=session, ids=ids)
-            items = [_item(assets[i]) for i in ids if i in assets]
+            items = [_item(assets[i], paths) for i in ids if i in assets]
         if not ids:
             return
         last = ids[-1]
         yield from items
 
 
-def _item(asset: Asset) -> SourceItem:
+def _item(asset: Asset, paths: PathsSettings) -> SourceItem:
     return SourceItem(
         key=asset.uri,
-        path=Path(asset.uri),
+        path=paths.from_stored(asset.uri),
         captions=tuple(c.text for c in asset.captions),
         meta={"source": asset.source, "split": asset.split, "sha256": asset.content_hash},
     )

@@ -1,22 +1,27 @@
 """The writer stage: assets and captions, then points, then the batch's outcome.
 
-1. One short transaction upserts the assets and captions (their ids and caption positions go
-   into the payloads).
+1. One short transaction upserts the assets, their memberships (dataset and file of each item,
+   with what it offered: :mod:`~modalign.catalog.repo.members`) and captions (their ids, datasets
+   and caption positions go into the payloads).
 2. Both collections are upserted, durable when the call returns, with no transaction open: a
    store flush takes a third of a second, and on SQLite every transaction holds the database's
    write lock, so holding one across the upsert would stall every other reader and writer.
+   Assets already embedded whose datasets or tags changed (an image ingested again under
+   another dataset or with new tags, or one a moved membership left) get their new image fields
+   in every version embedding them, without new vectors (:func:`~modalign.ingest.payloads.relabel`).
 3. One transaction records the embedded marks, the item outcomes and the job counters together,
-   and closes the job when it was the last batch.
+   and closes the job when it was the last batch. An item whose image was already embedded is
+   ``done`` when it recorded something (a membership, tags), ``skipped`` when nothing changed.
 
 A crash before step 3 leaves assets without embedded marks and the items pending: the retry
 sees the assets as not embedded, re-encodes them and overwrites the same points (their ids come
-from content), so nothing is lost or counted twice.
+from content), so nothing is lost or counted twice; memberships are recorded again as they are.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +29,9 @@ from sqlalchemy.orm import Session
 
 from modalign.catalog import repo
 from modalign.catalog.db import session_scope
-from modalign.catalog.models import Asset, ItemStatus
+from modalign.catalog.models import ItemStatus
+from modalign.config import PathsSettings
+from modalign.ingest.payloads import catalog_payloads, embedded_versions, relabel
 from modalign.ingest.resources import IngestResources
 from modalign.ingest.timing import StageTimer
 from modalign.ingest.validate import Failure
@@ -59,6 +66,22 @@ class WriteOutcome:
     finished_job: bool
 
 
+@dataclass
+class Recorded:
+    """What the first transaction wrote: the points to upsert and the points to relabel."""
+
+    images: list[PointIn] = field(default_factory=list)
+    captions: list[PointIn] = field(default_factory=list)
+    assets: dict[str, int] = field(default_factory=dict)  # content hash -> asset id
+    changed: set[int] = field(default_factory=set)  # assets whose membership or tags changed
+    relabel: dict[int, ImagePayload] = field(default_factory=dict)
+    relabel_versions: dict[str, set[int]] = field(default_factory=dict)
+
+    @property
+    def points(self) -> int:
+        return len(self.images) + len(self.captions)
+
+
 def write_batch(
     res: IngestResources,
     target: BatchTarget,
@@ -71,27 +94,26 @@ def write_batch(
     good = [w for w in works if w.error is None]
     with session_scope(res.sessions) as session:
         _drop_images_embedded_meanwhile(session, target, good)
-        images, captions, assets = _record_assets(session, target, good)
+        recorded = _record_assets(session, res.settings.paths, target, good)
     with (timer or StageTimer()).stage("upsert"):
-        _upsert_points(res, target, images, captions)
+        _write_points(res, target, recorded)
     with session_scope(res.sessions) as session:
         repo.record_embedded(
-            session=session, asset_ids=assets.values(), model_version_id=target.version_id
+            session=session, asset_ids=recorded.assets.values(), model_version_id=target.version_id
         )
-        updates = _updates(works, assets, failures, target.version)
+        updates = _updates(works, recorded, failures, target.version)
         changed = repo.mark_items(session=session, updates=updates)
-        return _count(session, target, changed, len(images) + len(captions))
+        return _count(session, target, changed, recorded.points)
 
 
-def _upsert_points(
-    res: IngestResources, target: BatchTarget, images: list[PointIn], captions: list[PointIn]
-) -> None:
+def _write_points(res: IngestResources, target: BatchTarget, recorded: Recorded) -> None:
     with res.store.use() as store:
         store.create_version(target.version, image_dim=target.dim, caption_dim=target.dim)
-        if images:
-            store.upsert(Kind.IMAGES, images, version=target.version)
-        if captions:
-            store.upsert(Kind.CAPTIONS, captions, version=target.version)
+        if recorded.images:
+            store.upsert(Kind.IMAGES, recorded.images, version=target.version)
+        if recorded.captions:
+            store.upsert(Kind.CAPTIONS, recorded.captions, version=target.version)
+        relabel(store, recorded.relabel, recorded.relabel_versions)
 
 
 def _drop_images_embedded_meanwhile(
@@ -127,42 +149,71 @@ def _count(
 
 
 def _record_assets(
-    session: Session, target: BatchTarget, works: Sequence[AssetWork]
-) -> tuple[list[PointIn], list[PointIn], dict[str, int]]:
-    """Upsert assets and captions (a few statements for the whole batch); build the points of
-    both collections."""
-    assets = {  # nothing new for these: no catalog write either
+    session: Session, paths: PathsSettings, target: BatchTarget, works: Sequence[AssetWork]
+) -> Recorded:
+    """Upsert assets, memberships and captions (a few statements for the whole batch); build the
+    points of both collections, and the payloads of embedded assets whose labels changed."""
+    recorded = Recorded(assets={  # nothing new for these: no asset or caption write either
         w.content_hash: w.asset_id for w in works if not w.writes_points and w.asset_id is not None
-    }
-    todo = [w for w in works if w.content_hash not in assets]
-    rows = repo.upsert_assets(session=session, assets=[_new_asset(target, w) for w in todo])
+    })
+    todo = [w for w in works if w.content_hash not in recorded.assets]
+    rows = repo.upsert_assets(session=session, assets=[_new_asset(paths, target, w) for w in todo])
+    recorded.assets.update({d: row.asset.id for d, row in rows.items()})
+    members = repo.record_members(session=session, members=_members(paths, target, works, recorded))
+    recorded.changed = members.changed
     texts: dict[int, list[str]] = {}
     for work in todo:
-        texts.setdefault(rows[work.content_hash].asset.id, []).extend(work.captions)
+        texts.setdefault(recorded.assets[work.content_hash], []).extend(work.captions)
     caption_rows = repo.add_captions_to_assets(session=session, texts_by_asset=texts)
-    images: list[PointIn] = []
-    captions: list[PointIn] = []
+    written = {recorded.assets[w.content_hash] for w in todo}
+    payloads = catalog_payloads(session=session, asset_ids=[*written, *members.changed])
     for work in todo:
-        asset = rows[work.content_hash].asset
-        assets[work.content_hash] = asset.id
-        positions = {row.text_hash: row.position for row in caption_rows[asset.id]}
-        payload = _image_payload(asset)
-        if work.image_vector is not None:
-            images.append(PointIn(image_point_id(asset.content_hash), work.image_vector, payload))
-        for text, vector in zip(work.embed_captions, work.caption_vectors, strict=True):
-            position = positions.get(repo.caption_hash(text), len(positions))
-            captions.append(_caption_point(payload, text, position, vector))
-    return images, captions, assets
+        _add_points(recorded, work, payloads[recorded.assets[work.content_hash]], caption_rows)
+    recorded.relabel = {a: p for a, p in payloads.items() if a not in written}
+    recorded.relabel_versions = embedded_versions(session=session, asset_ids=recorded.relabel)
+    return recorded
 
 
-def _new_asset(target: BatchTarget, work: AssetWork) -> repo.NewAsset:
+def _members(
+    paths: PathsSettings, target: BatchTarget, works: Sequence[AssetWork], recorded: Recorded
+) -> list[repo.NewMember]:
+    """One membership per item: its dataset, its file, what it offered."""
+    return [
+        repo.NewMember(
+            asset_id=recorded.assets[work.content_hash],
+            dataset=target.dataset,
+            uri=paths.to_stored(prepared.spec.path) if prepared.spec.path else prepared.spec.key,
+            captions=prepared.spec.captions,
+            tags=list(dict.fromkeys([*target.tags, *prepared.spec.tags])),
+        )
+        for work in works
+        for prepared in work.items
+    ]
+
+
+def _add_points(
+    recorded: Recorded,
+    work: AssetWork,
+    payload: ImagePayload,
+    caption_rows: dict[int, list[repo.CaptionRow]],
+) -> None:
+    positions = {row.text_hash: row.position for row in caption_rows.get(payload.asset_id, [])}
+    if work.image_vector is not None:
+        point_id = image_point_id(payload.content_hash)
+        recorded.images.append(PointIn(point_id, work.image_vector, payload))
+    for text, vector in zip(work.embed_captions, work.caption_vectors, strict=True):
+        position = positions.get(repo.caption_hash(text), len(positions))
+        recorded.captions.append(_caption_point(payload, text, position, vector))
+
+
+def _new_asset(paths: PathsSettings, target: BatchTarget, work: AssetWork) -> repo.NewAsset:
     spec, image = work.first.spec, work.first.image
     source = spec.meta.get("source")
     split = spec.meta.get("split")
     tags = dict.fromkeys([*target.tags, *(t for p in work.items for t in p.spec.tags)])
     return repo.NewAsset(
         content_hash=image.sha256,
-        uri=str(spec.path),
+        uri=paths.to_stored(spec.path) if spec.path is not None else spec.key,
         width=image.width,
         height=image.height,
         mime=image.mime,
@@ -173,20 +224,6 @@ def _new_asset(target: BatchTarget, work: AssetWork) -> repo.NewAsset:
         dataset=target.dataset,
         split=split[:SPLIT_CHARS] if isinstance(split, str) and split else None,
         tags=list(tags),
-    )
-
-
-def _image_payload(asset: Asset) -> ImagePayload:
-    return ImagePayload(
-        asset_id=asset.id,
-        content_hash=asset.content_hash,
-        source=asset.source,
-        dataset=asset.dataset,
-        split=asset.split,
-        tags=list(asset.tags),
-        created_at=asset.created_at,
-        width=asset.width,
-        height=asset.height,
     )
 
 
@@ -204,21 +241,25 @@ def _caption_point(payload: ImagePayload, text: str, position: int, vector: Any)
 
 def _updates(
     works: Sequence[AssetWork],
-    assets: dict[str, int],
+    recorded: Recorded,
     failures: Sequence[Failure],
     version: str,
 ) -> list[repo.ItemUpdate]:
     updates = [repo.ItemUpdate(f.item_id, ItemStatus.FAILED, error=f.reason) for f in failures]
     for work in works:
+        asset_id = recorded.assets.get(work.content_hash)
+        relabelled = asset_id in recorded.changed
         for prepared in work.items:
-            updates.append(_update(work, prepared.item_id, assets.get(work.content_hash), version))
+            updates.append(_update(work, prepared.item_id, asset_id, version, relabelled))
     return updates
 
 
-def _update(work: AssetWork, item_id: int, asset_id: int | None, version: str) -> repo.ItemUpdate:
+def _update(
+    work: AssetWork, item_id: int, asset_id: int | None, version: str, relabelled: bool
+) -> repo.ItemUpdate:
     if work.error is not None:
         return repo.ItemUpdate(item_id, ItemStatus.FAILED, error=work.error)
-    if work.writes_points:
+    if work.writes_points or relabelled:
         return repo.ItemUpdate(item_id, ItemStatus.DONE, asset_id=asset_id)
     note = f"already embedded in {version}"
     return repo.ItemUpdate(item_id, ItemStatus.SKIPPED, error=note, asset_id=asset_id)

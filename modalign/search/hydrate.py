@@ -48,4 +48,5 @@ def asset_info(asset: Asset) -> AssetInfo:
         created_at=asset.created_at,
         content_hash=asset.content_hash,
         captions=tuple(CaptionInfo(text=c.text, position=c.position) for c in asset.captions),
+        datasets=tuple(dict.fromkeys(m.dataset for m in asset.members)) or (asset.dataset,),
     )

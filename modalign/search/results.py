@@ -18,7 +18,9 @@ class CaptionInfo:
 
 @dataclass(frozen=True, slots=True)
 class AssetInfo:
-    """Catalog metadata of an image (the source of truth; the payload is a filterable copy)."""
+    """Catalog metadata of an image (the source of truth; the payload is a filterable copy).
+    ``uri`` is relative to the data directory when the file lies inside it; ``dataset`` is the
+    first of ``datasets``."""
 
     asset_id: int
     uri: str
@@ -31,6 +33,7 @@ class AssetInfo:
     created_at: datetime
     content_hash: str
     captions: tuple[CaptionInfo, ...] = field(default_factory=tuple)
+    datasets: tuple[str, ...] = field(default_factory=tuple)  # every dataset it belongs to
 
 
 @dataclass(frozen=True, slots=True)

@@ -234,7 +234,7 @@ class AssetView(BaseModel):
             "examples": [{
                 "id": 7, "content_hash": "ab" * 32, "uri": "emoji/1f34e.png", "width": 128,
                 "height": 128, "mime": "image/png", "size_bytes": 5120, "source": "emoji",
-                "dataset": "demo", "split": "train", "tags": ["food"],
+                "dataset": "demo", "datasets": ["demo"], "split": "train", "tags": ["food"],
                 "created_at": "2026-01-01T00:00:00Z", "thumbnail_url": "/v1/assets/7/thumbnail",
                 "captions": [{"id": 9, "text": "red apple", "position": 0}],
             }]
@@ -250,6 +250,7 @@ class AssetView(BaseModel):
     size_bytes: int
     source: str
     dataset: str
+    datasets: list[str] = Field(description="Every dataset the image belongs to.")
     split: str | None
     tags: list[str]
     created_at: datetime

@@ -63,7 +63,8 @@ def asset_view(asset: Asset) -> AssetView:
     return AssetView(
         id=asset.id, content_hash=asset.content_hash, uri=asset.uri, width=asset.width,
         height=asset.height, mime=asset.mime, size_bytes=asset.size_bytes, source=asset.source,
-        dataset=asset.dataset, split=asset.split, tags=list(asset.tags),
+        dataset=asset.dataset, datasets=list(dict.fromkeys(m.dataset for m in asset.members))
+        or [asset.dataset], split=asset.split, tags=list(asset.tags),
         created_at=asset.created_at, thumbnail_url=f"/v1/assets/{asset.id}/thumbnail",
         captions=captions,
     )

@@ -94,8 +94,9 @@ def test_get_assets_is_one_round_of_statements(
         ) as statements:
             found = repo.get_assets(session=session, ids=wanted)
             texts = {i: [c.text for c in a.captions] for i, a in found.items()}
-        # One statement for the assets, one for all their captions: never one per asset.
-        assert len([s for s in statements if s.lstrip().upper().startswith("SELECT")]) == 2
+        # One statement each for the assets, their captions, their memberships: never one per
+        # asset.
+        assert len([s for s in statements if s.lstrip().upper().startswith("SELECT")]) == 3
         assert set(found) == set(wanted) - {10_000}
     assert texts[ids[3]] == ["name 3", "kw 3"]
 

@@ -83,3 +83,25 @@ def test_current_does_not_create_a_sqlite_file(tmp_path: Path) -> None:
     path = tmp_path / "absent.db"
     assert migrate.current(f"sqlite:///{path}") is None
     assert not path.exists()
+
+
+def test_existing_assets_get_a_membership_when_upgraded(empty_url: str) -> None:
+    migrate.upgrade(empty_url, "0001_initial")
+    engine = db.make_engine(empty_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text(
+                "INSERT INTO assets (content_hash, uri, width, height, mime, size_bytes, source,"
+                " dataset, split, tags, created_at) VALUES ('ab', '/x/a.png', 8, 8, 'image/png',"
+                " 10, 'folder', 'old', NULL, '[\"t\"]', '2026-01-01 00:00:00')"
+            ))
+        migrate.upgrade(empty_url)
+        with engine.connect() as connection:
+            rows = connection.execute(
+                text("SELECT dataset, uri, uri_hash, tags FROM asset_members")
+            ).all()
+    finally:
+        engine.dispose()
+    [(dataset, uri, digest, tags)] = rows
+    assert (dataset, uri) == ("old", "/x/a.png") and len(digest) == 64
+    assert "t" in str(tags)

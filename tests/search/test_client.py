@@ -198,7 +198,7 @@ def test_hydration_is_one_catalog_round_whatever_the_hit_count(
     finally:
         event.remove(catalog_engine, "before_cursor_execute", count)
     assert len(hits) == 25 and all(h.asset is not None for h in hits)
-    assert many == few <= 3
+    assert many == few <= 4  # BEGIN, assets, their captions, their memberships
 
 
 def test_vector_queries_need_no_encoder(catalog_store: tuple[VectorStore, list[int]]) -> None:

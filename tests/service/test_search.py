@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from .conftest import INDEXED_IMAGES, MAX_PIXELS, MAX_UPLOAD_BYTES
-from .helpers import TINY_DIM
+from .helpers import TINY_DIM, LiveServer
 
 
 def png(image: Image.Image) -> bytes:
@@ -64,9 +64,10 @@ def test_a_vector_query_needs_no_encoder_and_matches_itself(http: httpx.Client) 
     assert wrong.headers["content-type"] == "application/problem+json"
 
 
-def test_an_uploaded_image_finds_itself_first(http: httpx.Client) -> None:
+def test_an_uploaded_image_finds_itself_first(http: httpx.Client, live: LiveServer) -> None:
     first = http.post("/v1/search/images", json={"text": "x"}).json()["hits"][0]["asset"]
-    data = Path(first["uri"]).read_bytes()
+    assert not Path(first["uri"]).is_absolute()  # files in the data dir: relative to it
+    data = live.app.state.settings.paths.from_stored(first["uri"]).read_bytes()
     response = http.post(
         "/v1/search/images", files={"file": ("q.png", data, "image/png")}, data={"limit": "3"}
     )

@@ -179,12 +179,16 @@ def _captions_by_hash(
 
 
 def get_assets(*, session: Session, ids: Iterable[int]) -> dict[int, Asset]:
-    """Assets by id with captions eager-loaded (two statements whatever the count); missing ids
-    are absent from the result."""
+    """Assets by id with captions and memberships eager-loaded (three statements whatever the
+    count); missing ids are absent from the result."""
     wanted = list(dict.fromkeys(ids))
     if not wanted:
         return {}
-    stmt = select(Asset).where(Asset.id.in_(wanted)).options(selectinload(Asset.captions))
+    stmt = (
+        select(Asset)
+        .where(Asset.id.in_(wanted))
+        .options(selectinload(Asset.captions), selectinload(Asset.members))
+    )
     return {asset.id: asset for asset in session.scalars(stmt)}
 
 
