@@ -7,6 +7,7 @@ the embedded mode: SQLite and qdrant-edge under one data directory, jobs run in-
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -41,9 +42,14 @@ class PathsSettings(BaseModel):
 
     def to_stored(self, path: Path) -> str:
         """``path`` as the catalog keeps it: relative to the data directory when inside it (so a
-        copied, moved or restored data directory still finds its files), else absolute."""
-        real, root = path.resolve(), self.data_dir.resolve()
-        return real.relative_to(root).as_posix() if real.is_relative_to(root) else str(real)
+        copied, moved or restored data directory still finds its files), else absolute. Symlinks
+        are kept as named: a file's identity is the name it was found under."""
+        root = self.data_dir.resolve()
+        named = Path(os.path.abspath(path))
+        for candidate in (named, path.resolve()):
+            if candidate.is_relative_to(root):
+                return candidate.relative_to(root).as_posix()
+        return str(named)
 
     def from_stored(self, stored: str) -> Path:
         """A path the catalog kept (see :meth:`to_stored`) as a path on this machine."""

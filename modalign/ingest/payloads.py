@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 from modalign.catalog import repo
 from modalign.catalog.models import Asset, AssetEmbedding, ModelVersion
 from modalign.search.filters import Filter, Match
-from modalign.search.naming import Kind
-from modalign.search.schema import ImagePayload
+from modalign.search.naming import Kind, image_point_id
+from modalign.search.schema import CaptionPayload, ImagePayload
 from modalign.search.store import PayloadUpdate, VectorStore
 
 
@@ -34,6 +34,14 @@ def image_payload(asset: Asset, datasets: Sequence[str]) -> ImagePayload:
         created_at=asset.created_at,
         width=asset.width,
         height=asset.height,
+    )
+
+
+def caption_payload(image: ImagePayload, text: str, position: int) -> CaptionPayload:
+    """The payload of one caption point of an image: its image's fields and its own."""
+    return CaptionPayload(
+        **image.model_dump(), text=text, position=position,
+        image_point_id=image_point_id(image.content_hash),
     )
 
 

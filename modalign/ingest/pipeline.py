@@ -21,7 +21,7 @@ from modalign.errors import ConfigError
 from modalign.ingest.encode import encode_work
 from modalign.ingest.plan import job_root
 from modalign.ingest.resources import IngestResources
-from modalign.ingest.spec import ItemSpec, from_spec
+from modalign.ingest.spec import ItemSpec, Removal, from_spec
 from modalign.ingest.timing import StageTimer
 from modalign.ingest.validate import Failure, Prepared, validate_items
 from modalign.ingest.work import AssetWork, plan_work
@@ -56,6 +56,7 @@ class StagedBatch:
     valid: list[Prepared] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
     works: list[AssetWork] = field(default_factory=list)
+    removals: list[tuple[int, Removal]] = field(default_factory=list)
     timer: StageTimer = field(default_factory=StageTimer)
 
 
@@ -70,7 +71,9 @@ def read_stage(res: IngestResources, job_id: int, batch_no: int) -> StagedBatch:
     with staged.timer.stage("read"):
         target, items = load_batch(res, job_id, batch_no)
         staged.target, staged.items = target, len(items)
-        staged.valid, staged.failures = validate_items(items, res.settings, target.root)
+        staged.removals = [(i, spec.removal) for i, spec in items if spec.removal is not None]
+        to_read = [(i, spec) for i, spec in items if spec.removal is None]
+        staged.valid, staged.failures = validate_items(to_read, res.settings, target.root)
     return staged
 
 
@@ -79,8 +82,9 @@ def map_stage(res: IngestResources, staged: StagedBatch) -> StagedBatch:
     if staged.target is None or not staged.items:
         return staged
     skip_stage(res, staged)
-    with staged.timer.stage("encode"):
-        encode_work(res.encoder(staged.target.version), staged.works)
+    if staged.works:  # a batch of removals (or of bad files) needs no encoder
+        with staged.timer.stage("encode"):
+            encode_work(res.encoder(staged.target.version), staged.works)
     return staged
 
 
@@ -99,7 +103,9 @@ def write_stage(res: IngestResources, staged: StagedBatch) -> BatchResult:
     if target is None or not staged.items:
         return BatchResult(staged.job_id, staged.batch_no)
     with timer.stage("write"):
-        outcome = write_batch(res, target, staged.works, staged.failures, timer)
+        outcome = write_batch(
+            res, target, staged.works, staged.failures, timer, staged.removals
+        )
     if outcome.finished_job:
         _on_finish(res, target, timer)
     log.info(

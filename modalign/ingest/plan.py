@@ -28,7 +28,7 @@ from modalign.ingest.sources import (
     iter_source,
     source_root,
 )
-from modalign.ingest.spec import to_spec
+from modalign.ingest.spec import CATALOG_SOURCE, to_spec
 
 log = logging.getLogger(__name__)
 
@@ -91,8 +91,6 @@ def source_of(source_spec: dict[str, Any]) -> SourceSpec:
 
 def job_root(source_spec: dict[str, Any]) -> Path | None:
     """The folder a job's files are confined to (None for the catalog's own assets)."""
-    from modalign.ingest.reindex import CATALOG_SOURCE
-
     if source_spec.get("kind") == CATALOG_SOURCE:
         return None
     root = source_spec.get("root")
@@ -146,7 +144,7 @@ def _fail_job(sessions: sessionmaker[Session], job_id: int, reason: str) -> None
 def _source_items(
     settings: Settings, sessions: sessionmaker[Session], spec: dict[str, Any]
 ) -> Iterator[SourceItem]:
-    from modalign.ingest.reindex import CATALOG_SOURCE, catalog_items
+    from modalign.ingest.reindex import catalog_items
 
     if spec.get("kind") == CATALOG_SOURCE:
         return catalog_items(sessions, settings.paths)

@@ -21,11 +21,11 @@ from modalign.catalog.models import Asset, Job, JobKind, JobStatus
 from modalign.config import PathsSettings
 from modalign.ingest.resources import IngestResources
 from modalign.ingest.sources import SourceItem
+from modalign.ingest.spec import CATALOG_SOURCE
 
 log = logging.getLogger(__name__)
 
 PAGE = 500
-CATALOG_SOURCE = "catalog"
 
 
 def reindex_job(sessions: sessionmaker[Session], model: str) -> int:

@@ -1,7 +1,9 @@
 """A job item's stored spec: what the planner read about an item, so any worker can run it.
 
-Stored in ``job_items.spec`` as JSON: ``{"path", "captions", "tags", "meta"}``; the item's
-``uri`` column holds the source key.
+Stored in ``job_items.spec`` as JSON. An item to ingest holds ``{"path", "captions", "tags",
+"meta"}``; an item that removes holds ``{"remove": {"asset_id", "content_hash", "member_id"}}``
+(one membership, or the whole asset when ``member_id`` is null: see
+:mod:`modalign.ingest.removals`). The item's ``uri`` column holds the source key.
 """
 
 from __future__ import annotations
@@ -13,6 +15,21 @@ from typing import Any
 
 from modalign.ingest.sources import SourceItem
 
+CATALOG_SOURCE = "catalog"  # the source kind of a reindex job: the catalog's own assets
+
+
+@dataclass(frozen=True)
+class Removal:
+    """What a removal item takes away: one membership of an asset, or the whole asset."""
+
+    asset_id: int
+    content_hash: str
+    member_id: int | None = None
+
+    def to_spec(self) -> dict[str, Any]:
+        return {"remove": {"asset_id": self.asset_id, "content_hash": self.content_hash,
+                           "member_id": self.member_id}}
+
 
 @dataclass(frozen=True)
 class ItemSpec:
@@ -23,6 +40,7 @@ class ItemSpec:
     captions: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
     meta: Mapping[str, Any] = field(default_factory=dict)
+    removal: Removal | None = None
 
 
 def to_spec(item: SourceItem) -> dict[str, Any]:
@@ -37,6 +55,12 @@ def to_spec(item: SourceItem) -> dict[str, Any]:
 
 def from_spec(key: str, spec: Mapping[str, Any]) -> ItemSpec:
     """The stored JSON back as an :class:`ItemSpec` (tolerant of missing fields)."""
+    remove = spec.get("remove")
+    if isinstance(remove, Mapping):
+        member = remove.get("member_id")
+        removal = Removal(int(remove["asset_id"]), str(remove["content_hash"]),
+                          int(member) if member is not None else None)
+        return ItemSpec(key=key, path=None, removal=removal)
     path = spec.get("path")
     return ItemSpec(
         key=key,

@@ -25,19 +25,27 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from modalign.catalog import repo
 from modalign.catalog.db import session_scope
-from modalign.catalog.models import ItemStatus
+from modalign.catalog.models import Asset, ItemStatus
 from modalign.config import PathsSettings
-from modalign.ingest.payloads import catalog_payloads, embedded_versions, relabel
+from modalign.ingest.payloads import (
+    caption_payload,
+    catalog_payloads,
+    embedded_versions,
+    relabel,
+)
+from modalign.ingest.removals import RemovalPlan, plan_removals, remove_points, remove_rows
 from modalign.ingest.resources import IngestResources
+from modalign.ingest.spec import CATALOG_SOURCE, ItemSpec, Removal
 from modalign.ingest.timing import StageTimer
 from modalign.ingest.validate import Failure
 from modalign.ingest.work import AssetWork
 from modalign.search.naming import Kind, caption_point_id, image_point_id
-from modalign.search.schema import CaptionPayload, ImagePayload
+from modalign.search.schema import ImagePayload
 from modalign.search.store import PointIn
 
 SOURCE_CHARS, SPLIT_CHARS = 64, 32
@@ -74,8 +82,10 @@ class Recorded:
     captions: list[PointIn] = field(default_factory=list)
     assets: dict[str, int] = field(default_factory=dict)  # content hash -> asset id
     changed: set[int] = field(default_factory=set)  # assets whose membership or tags changed
+    left: set[int] = field(default_factory=set)  # assets a moved membership left
     relabel: dict[int, ImagePayload] = field(default_factory=dict)
     relabel_versions: dict[str, set[int]] = field(default_factory=dict)
+    retracted: list[str] = field(default_factory=list)  # caption points of retracted captions
 
     @property
     def points(self) -> int:
@@ -88,25 +98,33 @@ def write_batch(
     works: Sequence[AssetWork],
     failures: Sequence[Failure],
     timer: StageTimer | None = None,
+    removals: Sequence[tuple[int, Removal]] = (),
 ) -> WriteOutcome:
-    """Record the batch (see the module docstring); returns what changed. The store part (with
-    any wait for the writer lock) is timed as ``upsert`` on ``timer``."""
+    """Record the batch (see the module docstring and :mod:`~modalign.ingest.removals` for its
+    removal items); returns what changed. The store part (with any wait for the writer lock) is
+    timed as ``upsert`` on ``timer``."""
     good = [w for w in works if w.error is None]
     with session_scope(res.sessions) as session:
         _drop_images_embedded_meanwhile(session, target, good)
         recorded = _record_assets(session, res.settings.paths, target, good)
+        plan = plan_removals(session=session, items=removals)
+        _doom_orphans(session, plan, recorded.left)
     with (timer or StageTimer()).stage("upsert"):
-        _write_points(res, target, recorded)
+        _write_points(res, target, recorded, plan)
     with session_scope(res.sessions) as session:
         repo.record_embedded(
             session=session, asset_ids=recorded.assets.values(), model_version_id=target.version_id
         )
+        remove_rows(session=session, plan=plan)
         updates = _updates(works, recorded, failures, target.version)
+        updates += _removal_updates(removals, plan)
         changed = repo.mark_items(session=session, updates=updates)
         return _count(session, target, changed, recorded.points)
 
 
-def _write_points(res: IngestResources, target: BatchTarget, recorded: Recorded) -> None:
+def _write_points(
+    res: IngestResources, target: BatchTarget, recorded: Recorded, plan: RemovalPlan
+) -> None:
     with res.store.use() as store:
         store.create_version(target.version, image_dim=target.dim, caption_dim=target.dim)
         if recorded.images:
@@ -114,6 +132,34 @@ def _write_points(res: IngestResources, target: BatchTarget, recorded: Recorded)
         if recorded.captions:
             store.upsert(Kind.CAPTIONS, recorded.captions, version=target.version)
         relabel(store, recorded.relabel, recorded.relabel_versions)
+        for version in store.versions() if recorded.retracted else ():
+            store.delete(Kind.CAPTIONS, recorded.retracted, version=version)
+        if plan:
+            remove_points(store, plan)
+
+
+def _doom_orphans(session: Session, plan: RemovalPlan, left: set[int]) -> None:
+    """Assets a moved membership left with none (their file now holds another image) go."""
+    if not left:
+        return
+    kept = repo.members_of_assets(session=session, asset_ids=left)
+    orphans = [a for a in left if a not in kept]
+    for asset_id, digest in session.execute(
+        select(Asset.id, Asset.content_hash).where(Asset.id.in_(orphans))
+    ):
+        plan.doomed[asset_id] = digest
+        plan.survivors.pop(asset_id, None)
+
+
+def _removal_updates(
+    removals: Sequence[tuple[int, Removal]], plan: RemovalPlan
+) -> list[repo.ItemUpdate]:
+    return [
+        repo.ItemUpdate(item_id, ItemStatus.DONE)
+        if item_id in plan.effective
+        else repo.ItemUpdate(item_id, ItemStatus.SKIPPED, error="already removed")
+        for item_id, _ in removals
+    ]
 
 
 def _drop_images_embedded_meanwhile(
@@ -159,8 +205,10 @@ def _record_assets(
     todo = [w for w in works if w.content_hash not in recorded.assets]
     rows = repo.upsert_assets(session=session, assets=[_new_asset(paths, target, w) for w in todo])
     recorded.assets.update({d: row.asset.id for d, row in rows.items()})
-    members = repo.record_members(session=session, members=_members(paths, target, works, recorded))
-    recorded.changed = members.changed
+    members = repo.record_members(
+        session=session, members=_members(paths, target, works, recorded), tags=target.tags
+    )
+    recorded.changed, recorded.left = members.changed, members.left
     texts: dict[int, list[str]] = {}
     for work in todo:
         texts.setdefault(recorded.assets[work.content_hash], []).extend(work.captions)
@@ -169,26 +217,43 @@ def _record_assets(
     payloads = catalog_payloads(session=session, asset_ids=[*written, *members.changed])
     for work in todo:
         _add_points(recorded, work, payloads[recorded.assets[work.content_hash]], caption_rows)
-    recorded.relabel = {a: p for a, p in payloads.items() if a not in written}
+    # changed labels reach the points already stored too (an embedded image that gained a
+    # dataset and a caption has only the new caption's point written here)
+    recorded.relabel = {a: p for a, p in payloads.items() if a in members.changed}
     recorded.relabel_versions = embedded_versions(session=session, asset_ids=recorded.relabel)
+    recorded.retracted = [
+        caption_point_id(payloads[a].content_hash, digest)
+        for a, digest in members.retracted if a in payloads
+    ]
     return recorded
 
 
 def _members(
     paths: PathsSettings, target: BatchTarget, works: Sequence[AssetWork], recorded: Recorded
 ) -> list[repo.NewMember]:
-    """One membership per item: its dataset, its file, what it offered."""
+    """One membership per item: its dataset, its file, what it offered (none for a reindex,
+    whose items are the catalog's own assets)."""
+    if target.source_kind == CATALOG_SOURCE:
+        return []
     return [
         repo.NewMember(
             asset_id=recorded.assets[work.content_hash],
             dataset=target.dataset,
-            uri=paths.to_stored(prepared.spec.path) if prepared.spec.path else prepared.spec.key,
+            uri=entry_uri(paths, target, prepared.spec),
             captions=prepared.spec.captions,
-            tags=list(dict.fromkeys([*target.tags, *prepared.spec.tags])),
+            tags=prepared.spec.tags,
         )
         for work in works
         for prepared in work.items
     ]
+
+
+def entry_uri(paths: PathsSettings, target: BatchTarget, spec: ItemSpec) -> str:
+    """The uri an item is recorded under: its entry's name under the source root (a symlink
+    inside the root is its own entry, not its target's), stored as the catalog stores paths."""
+    if target.root is not None:
+        return paths.to_stored(target.root / spec.key)
+    return spec.key
 
 
 def _add_points(
@@ -213,7 +278,7 @@ def _new_asset(paths: PathsSettings, target: BatchTarget, work: AssetWork) -> re
     tags = dict.fromkeys([*target.tags, *(t for p in work.items for t in p.spec.tags)])
     return repo.NewAsset(
         content_hash=image.sha256,
-        uri=paths.to_stored(spec.path) if spec.path is not None else spec.key,
+        uri=entry_uri(paths, target, spec),
         width=image.width,
         height=image.height,
         mime=image.mime,
@@ -229,14 +294,7 @@ def _new_asset(paths: PathsSettings, target: BatchTarget, work: AssetWork) -> re
 
 def _caption_point(payload: ImagePayload, text: str, position: int, vector: Any) -> PointIn:
     point_id = caption_point_id(payload.content_hash, repo.caption_hash(text))
-    fields = payload.model_dump()
-    caption = CaptionPayload(
-        **fields,
-        text=text,
-        position=position,
-        image_point_id=image_point_id(payload.content_hash),
-    )
-    return PointIn(point_id, vector, caption)
+    return PointIn(point_id, vector, caption_payload(payload, text, position))
 
 
 def _updates(

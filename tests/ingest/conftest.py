@@ -16,7 +16,7 @@ from modalign.config import Settings
 from modalign.ingest.resources import IngestResources, open_resources
 
 from .corpus import build_corpus
-from .helpers import TINY_MODEL, make_settings, register_tiny_model
+from .helpers import TINY_MODEL, fresh_postgres, make_settings, register_tiny_model
 
 
 @pytest.fixture(scope="session")
@@ -45,3 +45,41 @@ def resources(ingest_settings: Settings) -> Iterator[IngestResources]:
     res = open_resources(ingest_settings, shared=False)
     yield res
     res.close()
+
+
+COMBINATIONS = [
+    pytest.param(("edge", "sqlite"), id="edge-sqlite"),
+    pytest.param(("client", "sqlite"), id="client-sqlite"),
+    pytest.param(("edge", "postgres"), id="edge-postgres", marks=pytest.mark.postgres),
+    pytest.param(("client", "postgres"), id="client-postgres", marks=pytest.mark.postgres),
+]
+
+
+@pytest.fixture(params=COMBINATIONS)
+def any_resources(
+    request: pytest.FixtureRequest, tmp_path: Path, shared_cache: Path
+) -> Iterator[IngestResources]:
+    """Resources on each store backend (qdrant-edge; qdrant-client in local mode, standing in
+    for a server) and each catalog (SQLite; PostgreSQL), the tiny model active."""
+    backend, catalog = request.param
+    if catalog == "sqlite":
+        url = str(request.getfixturevalue("sqlite_url"))
+        yield from _resources_on(backend, url, tmp_path, shared_cache)
+        return
+    with fresh_postgres() as url:
+        yield from _resources_on(backend, url, tmp_path, shared_cache)
+
+
+def _resources_on(
+    backend: str, url: str, tmp_path: Path, shared_cache: Path
+) -> Iterator[IngestResources]:
+    settings = make_settings(tmp_path / "data", url, shared_cache)
+    settings = settings.model_copy(
+        update={"store": settings.store.model_copy(update={"backend": backend})}
+    )
+    register_tiny_model(settings, TINY_MODEL)
+    res = open_resources(settings, shared=False)
+    try:
+        yield res
+    finally:
+        res.close()

@@ -4,6 +4,12 @@ A membership is unique per (dataset, uri): the file at a uri of a dataset is one
 the same (dataset, uri) again with another asset moves the membership (the file's content
 changed); the asset it left is reported, since its datasets changed too. An asset's ``tags`` take
 in every tag a membership brings; an asset's first membership names its ``dataset`` and ``uri``.
+
+What a membership offered is what it can take back: when an entry stops offering a caption or a
+tag (its sidecar was edited, its file now holds another image, it was removed), the asset loses
+it unless another of its memberships still offers it (:func:`retractable`). Captions and tags
+given by hand (``modalign assets update``) and a job's ``--tag`` belong to no membership and
+stay.
 """
 
 from __future__ import annotations
@@ -16,8 +22,9 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from modalign.catalog.models import Asset, AssetMember, utcnow
+from modalign.catalog.models import Asset, AssetMember, Caption, utcnow
 from modalign.catalog.repo._sql import chunks, insert_ignoring_conflicts
+from modalign.catalog.repo.assets import caption_hash
 
 
 def uri_hash(uri: str) -> str:
@@ -46,11 +53,34 @@ class MemberChanges:
 
     changed: set[int] = field(default_factory=set)
     left: set[int] = field(default_factory=set)  # assets a moved membership left
+    retracted: list[tuple[int, str]] = field(default_factory=list)  # (asset id, caption hash)
     added: int = 0
     moved: int = 0
+    withdrawn: dict[int, Offer] = field(default_factory=dict)  # what entries stopped offering
 
     def __bool__(self) -> bool:
         return bool(self.changed)
+
+
+@dataclass(frozen=True)
+class Offer:
+    """Caption hashes and tags one or more entries offer an asset."""
+
+    captions: frozenset[str] = frozenset()
+    tags: frozenset[str] = frozenset()
+
+    @classmethod
+    def of(cls, captions: Iterable[str], tags: Iterable[str]) -> Offer:
+        return cls(frozenset(caption_hash(t) for t in captions), frozenset(tags))
+
+    def __or__(self, other: Offer) -> Offer:
+        return Offer(self.captions | other.captions, self.tags | other.tags)
+
+    def __sub__(self, other: Offer) -> Offer:
+        return Offer(self.captions - other.captions, self.tags - other.tags)
+
+    def __bool__(self) -> bool:
+        return bool(self.captions or self.tags)
 
 
 @dataclass(frozen=True)
@@ -65,9 +95,12 @@ class MemberRow:
     tags: tuple[str, ...]
 
 
-def record_members(*, session: Session, members: Sequence[NewMember]) -> MemberChanges:
+def record_members(
+    *, session: Session, members: Sequence[NewMember], tags: Sequence[str] = ()
+) -> MemberChanges:
     """Insert new memberships, move those whose file now holds another asset, refresh the
-    offered captions and tags of the rest, and merge tags into the assets."""
+    offered captions and tags of the rest, and merge tags into the assets: each membership's
+    own, and ``tags`` (a job's ``--tag``: given to every asset, taken back by none)."""
     wanted = {m.key: m for m in members}
     changes = MemberChanges()
     if not wanted:
@@ -81,9 +114,10 @@ def record_members(*, session: Session, members: Sequence[NewMember]) -> MemberC
     existing = _members_by_key(session, list(wanted))
     for key, member in wanted.items():
         _refresh(session, existing[key], member, changes)
+    _take_back(session, changes)
     offered: dict[int, list[str]] = {}
     for member in wanted.values():
-        offered.setdefault(member.asset_id, []).extend(member.tags)
+        offered.setdefault(member.asset_id, []).extend([*member.tags, *tags])
     _merge_tags(session, offered, changes)
     refresh_primary(session=session, asset_ids=changes.left)
     return changes
@@ -101,11 +135,15 @@ def _row(member: NewMember) -> dict[str, Any]:
 
 def _refresh(session: Session, row: MemberRow, member: NewMember, changes: MemberChanges) -> None:
     values: dict[str, Any] = {}
+    old = Offer.of(row.captions, row.tags)
     if row.asset_id != member.asset_id:
         values["asset_id"] = member.asset_id
         changes.changed |= {row.asset_id, member.asset_id}
         changes.left.add(row.asset_id)
         changes.moved += 1
+        _withdraw(changes, row.asset_id, old)
+    else:
+        _withdraw(changes, row.asset_id, old - Offer.of(member.captions, member.tags))
     if row.captions != tuple(member.captions):
         values["captions"] = list(member.captions)
     if row.tags != tuple(member.tags):
@@ -113,6 +151,48 @@ def _refresh(session: Session, row: MemberRow, member: NewMember, changes: Membe
     if values:
         stmt = update(AssetMember).where(AssetMember.id == row.id)
         session.execute(stmt.values(updated_at=utcnow(), **values))
+
+
+def _withdraw(changes: MemberChanges, asset_id: int, offer: Offer) -> None:
+    if offer:
+        changes.withdrawn[asset_id] = changes.withdrawn.get(asset_id, Offer()) | offer
+
+
+def _take_back(session: Session, changes: MemberChanges) -> None:
+    """Retract what entries stopped offering, unless another membership still offers it."""
+    if not changes.withdrawn:
+        return
+    remaining = members_of_assets(session=session, asset_ids=changes.withdrawn)
+    for asset_id, offer in changes.withdrawn.items():
+        gone = retractable(offer, remaining.get(asset_id, []))
+        if gone:
+            changes.retracted += retract(session=session, asset_id=asset_id, offer=gone)
+            changes.changed.add(asset_id)
+
+
+def retractable(withdrawn: Offer, remaining: Iterable[MemberRow]) -> Offer:
+    """What an asset loses of ``withdrawn``: what none of its ``remaining`` memberships offers."""
+    kept = Offer()
+    for member in remaining:
+        kept = kept | Offer.of(member.captions, member.tags)
+    return withdrawn - kept
+
+
+def retract(*, session: Session, asset_id: int, offer: Offer) -> list[tuple[int, str]]:
+    """Delete the asset's captions and tags named by ``offer``; returns the captions deleted
+    as (asset id, caption hash), so their points can go too."""
+    gone: list[tuple[int, str]] = []
+    if offer.captions:
+        stmt = delete(Caption).where(
+            Caption.asset_id == asset_id, Caption.text_hash.in_(sorted(offer.captions))
+        ).returning(Caption.text_hash)
+        gone = [(asset_id, digest) for digest in session.execute(stmt).scalars()]
+    if offer.tags:
+        tags = session.scalar(select(Asset.tags).where(Asset.id == asset_id)) or []
+        kept = [t for t in tags if t not in offer.tags]
+        if kept != list(tags):
+            session.execute(update(Asset).where(Asset.id == asset_id).values(tags=kept))
+    return gone
 
 
 def _merge_tags(
