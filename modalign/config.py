@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -149,6 +149,24 @@ class IngestSettings(BaseModel):
         True,
         description="In-process jobs encode in a child process while this one reads and writes.",
     )
+    lease_seconds: float = Field(
+        30.0, gt=0,
+        description="A job whose holder has not renewed its lease for this long is reported "
+        "interrupted, and another process may resume it.",
+    )
+    heartbeat_seconds: float = Field(
+        10.0, gt=0,
+        description="How often the process running a job renews its lease (under lease_seconds).",
+    )
+
+    @model_validator(mode="after")
+    def _heartbeat_within_lease(self) -> IngestSettings:
+        if self.heartbeat_seconds >= self.lease_seconds:
+            raise ValueError(
+                f"ingest.heartbeat_seconds ({self.heartbeat_seconds}) must be shorter than "
+                f"ingest.lease_seconds ({self.lease_seconds}), or leases lapse between renewals"
+            )
+        return self
 
 
 class ServiceSettings(BaseModel):

@@ -37,3 +37,7 @@ class EncoderError(ModalignError):
 
 class TransientError(ModalignError):
     """A failure that may pass if the operation is retried (connection reset, lock timeout)."""
+
+
+class JobLeaseError(ModalignError):
+    """A job is held by another live process (or was taken over from this one)."""

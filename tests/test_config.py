@@ -35,3 +35,14 @@ def test_bad_value_is_rejected(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MODALIGN_STORE__BACKEND", "faiss")
     with pytest.raises(ValueError, match="backend"):
         Settings()
+
+
+def test_a_heartbeat_not_shorter_than_the_lease_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("MODALIGN_INGEST__LEASE_SECONDS", "5")
+    monkeypatch.setenv("MODALIGN_INGEST__HEARTBEAT_SECONDS", "5")
+    with pytest.raises(ValueError, match=r"heartbeat_seconds .* must be shorter"):
+        Settings()
+    monkeypatch.setenv("MODALIGN_INGEST__HEARTBEAT_SECONDS", "1.5")
+    assert Settings().ingest.heartbeat_seconds == 1.5

@@ -83,6 +83,24 @@ class JobStatus(StrEnum):
         return self not in (JobStatus.PENDING, JobStatus.RUNNING)
 
 
+class JobState(StrEnum):
+    """What a job is reported as: its stored status, or ``interrupted`` (derived when read,
+    never stored: open, but no live process holds its lease; see
+    :mod:`modalign.ingest.owners`)."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    INTERRUPTED = "interrupted"
+    COMPLETED = "completed"
+    COMPLETED_WITH_ERRORS = "completed_with_errors"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def terminal(self) -> bool:
+        return self is not JobState.INTERRUPTED and JobStatus(self.value).terminal
+
+
 class ItemStatus(StrEnum):
     PENDING = "pending"
     DONE = "done"
@@ -213,7 +231,13 @@ class AssetEmbedding(Base):
 
 
 class Job(Base):
-    """An ingestion or re-indexing run and its progress counters."""
+    """An ingestion or re-indexing run, its progress counters and its lease.
+
+    ``owner`` names the process holding the job (``role:host:pid:start-token``, see
+    :mod:`modalign.ingest.owners`); it renews ``heartbeat_at`` and ``lease_expires_at`` while it
+    works. The holder sets the expiry from its own lease setting, so readers need no setting
+    to tell a live lease from a lapsed one.
+    """
 
     __tablename__ = "jobs"
     __table_args__ = (
@@ -240,6 +264,9 @@ class Job(Base):
         ForeignKey("model_versions.id", ondelete="SET NULL")
     )
     error: Mapped[str | None] = mapped_column(Text)
+    owner: Mapped[str | None] = mapped_column(String(255))
+    heartbeat_at: Mapped[datetime | None]
+    lease_expires_at: Mapped[datetime | None]
 
 
 class JobItem(Base):

@@ -33,8 +33,11 @@ def _runner(ctx: typer.Context) -> JobRunner:
     return JobRunner(settings_of(ctx))
 
 
-def _drive(runner: JobRunner, job_id: int, *, wait: bool) -> JobProgress:
-    """Run the job here, or send it to the workers (and wait if asked), with a progress bar."""
+def _drive(runner: JobRunner, job_id: int, *, wait: bool, force: bool = False) -> JobProgress:
+    """Run the job here, or send it to the workers (and wait if asked), with a progress bar.
+
+    Either way the job is taken over first: JobLeaseError if another live process holds it
+    (unless ``force``)."""
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -65,9 +68,9 @@ def _drive(runner: JobRunner, job_id: int, *, wait: bool) -> JobProgress:
             )
 
         if not runner.uses_celery:
-            runner.run_here(job_id, on_batch=lambda _: show(runner.progress(job_id)))
+            runner.run_here(job_id, on_batch=lambda _: show(runner.progress(job_id)), force=force)
         else:
-            sent = runner.send(job_id)
+            sent = runner.send(job_id, force=force)
             typer.echo(f"job {job_id}: sent {len(sent)} batches to the workers", err=True)
             if wait:
                 runner.wait(job_id, on_progress=show)
@@ -82,8 +85,20 @@ def _summary(runner: JobRunner, progress: JobProgress, failures: int = 10) -> No
         f"{progress.skipped} skipped, {progress.failed} failed, {progress.new_points} new points"
         f" ({progress.rate:.1f} items/s)"
     )
+    _holder_line(progress)
     for uri, reason in runner.failures(progress.id, failures):
         typer.echo(f"  failed {uri}: {reason}")
+
+
+def _holder_line(progress: JobProgress) -> None:
+    """Who runs an unfinished job, or the command that resumes an interrupted one."""
+    if progress.resume_command is not None:
+        typer.echo(
+            f"  interrupted: last held by {progress.holder}; resume with: "
+            f"{progress.resume_command}"
+        )
+    elif not progress.finished:
+        typer.echo(f"  held by {progress.holder}")
 
 
 def ingest(
@@ -130,18 +145,27 @@ def ingest(
 def jobs_list(
     ctx: typer.Context,
     limit: Annotated[int, typer.Option(help="How many of the newest jobs.")] = 20,
+    status: Annotated[
+        str | None, typer.Option(help="Only jobs in this state (e.g. running, interrupted).")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
 ) -> None:
-    """The newest jobs with their counters."""
+    """The newest jobs with their counters; interrupted ones with the command that resumes them."""
+    from modalign.catalog.models import JobState
+
+    if status is not None and status not in set(JobState):
+        raise fail(f"--status must be one of {', '.join(JobState)}", 2)
     runner = _runner(ctx)
-    for job in runner.jobs(limit):
+    for job in runner.jobs(limit, JobState(status) if status is not None else None):
         if as_json:
             typer.echo(json.dumps(job.as_dict(), default=str))
-        else:
-            typer.echo(
-                f"{job.id:>5}  {job.kind:<8} {job.status:<22} {job.processed:>7}/{job.total:<7} "
-                f"failed {job.failed:<5} {job.dataset}  {job.source}"
-            )
+            continue
+        typer.echo(
+            f"{job.id:>5}  {job.kind:<8} {job.status:<22} {job.processed:>7}/{job.total:<7} "
+            f"failed {job.failed:<5} {job.dataset}  {job.source}"
+        )
+        if job.resume_command is not None:
+            typer.echo(f"       resume with: {job.resume_command}")
 
 
 @jobs_app.command("show")
@@ -172,11 +196,15 @@ def jobs_resume(
     wait: Annotated[
         bool, typer.Option(help="With Celery: wait for the workers to finish.")
     ] = False,
+    force: Annotated[
+        bool, typer.Option(help="Take the job over even if a live process holds its lease.")
+    ] = False,
 ) -> None:
-    """Re-dispatch the unfinished items of a job (after a crash, a lost broker, a killed worker)."""
+    """Take over a job and finish its unfinished items (after a crash, a lost broker, a killed
+    worker). Refused while another live process holds the job, unless --force."""
     runner = _runner(ctx)
     try:
-        progress = _drive(runner, job_id, wait=wait)
+        progress = _drive(runner, job_id, wait=wait, force=force)
     except ModalignError as exc:
         raise fail(str(exc)) from exc
     _summary(runner, progress)

@@ -58,8 +58,9 @@ def create_ingest_job(
     dataset: str | None = None,
     tags: Sequence[str] = (),
     model: str | None = None,
+    lease: repo.Lease | None = None,
 ) -> int:
-    """A new pending ingest job for ``source`` (not planned yet)."""
+    """A new pending ingest job for ``source`` (not planned yet), held under ``lease``."""
     spec: dict[str, Any] = {
         "kind": source.kind,
         "path": str(source.path.resolve()),
@@ -75,6 +76,7 @@ def create_ingest_job(
             dataset=dataset or default_dataset(source),
             tags=list(dict.fromkeys(tags)),
             model_version_id=model_version_id(session, model),
+            lease=lease,
         )
         return job.id
 

@@ -1,4 +1,8 @@
-"""Reading a job's state: counters, rate, failures, and which batches still have work."""
+"""Reading a job's state: counters, rate, failures, holder, and which batches still have work.
+
+``status`` is the state the job is reported in (:func:`modalign.ingest.owners.reported_state`):
+its stored status, or ``interrupted`` when it is open and no live process holds it.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +17,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from modalign.catalog import repo
 from modalign.catalog.db import session_scope
-from modalign.catalog.models import ItemStatus, Job, JobItem, JobStatus
+from modalign.catalog.models import ItemStatus, Job, JobItem, JobState, utcnow
+from modalign.ingest.owners import describe_owner, jobs_in_state, reported_state, resume_command
 
 
 @dataclass(frozen=True)
@@ -35,6 +40,9 @@ class JobProgress:
     started_at: datetime | None
     finished_at: datetime | None
     error: str | None
+    owner: str | None = None
+    heartbeat_at: datetime | None = None
+    lease_expires_at: datetime | None = None
 
     @property
     def processed(self) -> int:
@@ -42,7 +50,21 @@ class JobProgress:
 
     @property
     def finished(self) -> bool:
-        return JobStatus(self.status).terminal
+        return JobState(self.status).terminal
+
+    @property
+    def interrupted(self) -> bool:
+        return self.status == JobState.INTERRUPTED.value
+
+    @property
+    def resume_command(self) -> str | None:
+        """The command that finishes an interrupted job."""
+        return resume_command(self.id) if self.interrupted else None
+
+    @property
+    def holder(self) -> str:
+        """Who holds (or last held) the job, in words."""
+        return describe_owner(self.owner)
 
     @property
     def elapsed(self) -> float:
@@ -59,15 +81,18 @@ class JobProgress:
 
     def as_dict(self) -> dict[str, Any]:
         data = {k: getattr(self, k) for k in self.__dataclass_fields__}
-        data.update(processed=self.processed, rate=round(self.rate, 3))
+        data.update(
+            processed=self.processed, rate=round(self.rate, 3), holder=self.holder,
+            resume_command=self.resume_command,
+        )
         return data
 
 
-def _progress(job: Job) -> JobProgress:
+def _progress(job: Job, now: datetime) -> JobProgress:
     return JobProgress(
         id=job.id,
         kind=job.kind,
-        status=job.status,
+        status=reported_state(job, now).value,
         dataset=job.dataset,
         source=str(job.source_spec.get("path", "")),
         planned=bool(job.source_spec.get("planned")),
@@ -80,19 +105,26 @@ def _progress(job: Job) -> JobProgress:
         started_at=job.started_at,
         finished_at=job.finished_at,
         error=job.error,
+        owner=job.owner,
+        heartbeat_at=job.heartbeat_at,
+        lease_expires_at=job.lease_expires_at,
     )
 
 
 def job_progress(sessions: sessionmaker[Session], job_id: int) -> JobProgress:
     """The job's current counters; NotFoundError if there is no such job."""
     with session_scope(sessions) as session:
-        return _progress(repo.get_job(session=session, job_id=job_id))
+        return _progress(repo.get_job(session=session, job_id=job_id), utcnow())
 
 
-def list_progress(sessions: sessionmaker[Session], limit: int = 20) -> list[JobProgress]:
-    """The newest jobs."""
+def list_progress(
+    sessions: sessionmaker[Session], limit: int = 20, state: JobState | None = None
+) -> list[JobProgress]:
+    """The newest jobs (only those reported in ``state``, if given)."""
     with session_scope(sessions) as session:
-        return [_progress(job) for job in repo.list_jobs(session=session, limit=limit)]
+        jobs = jobs_in_state(session=session, state=state, limit=limit)
+        now = utcnow()
+        return [_progress(job, now) for job in jobs]
 
 
 def job_failures(

@@ -3,6 +3,11 @@
 It migrates the catalog to head, then creates jobs, runs them in-process or sends them to
 Celery workers, waits, and reads their state. Sending to Celery imports neither torch nor the
 store: tasks go by name.
+
+The process holds every job it creates, runs or sends under one lease (owner role ``cli``, see
+:mod:`modalign.ingest.lease`): running or sending a job first takes it over, which fails while
+another live process holds it (unless forced); a run gives the job up when it ends, however it
+ends, and sending hands it to the Celery queue once its batches are sent.
 """
 
 from __future__ import annotations
@@ -13,10 +18,13 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from modalign.catalog.models import JobState
 from modalign.config import Settings
 from modalign.ingest import progress as job_state
 from modalign.ingest.dispatch import CeleryDispatcher, InProcessDispatcher
 from modalign.ingest.jobs import resume, wait_with_redelivery
+from modalign.ingest.lease import LeaseKeeper
+from modalign.ingest.owners import Owner, Role
 from modalign.ingest.pipeline import BatchResult
 from modalign.ingest.plan import create_ingest_job
 from modalign.ingest.progress import JobProgress
@@ -40,6 +48,9 @@ class JobRunner:
         self.sessions: sessionmaker[Session] = make_session_factory(self.engine)
         # progress polls never queue behind workers' writes (plain BEGIN on SQLite)
         self.readers: sessionmaker[Session] = make_session_factory(self.engine, read_only=True)
+        self.leases = LeaseKeeper(
+            self.sessions, Owner.this_process(Role.CLI), settings.ingest, readers=self.readers
+        )
         self._celery: CeleryDispatcher | None = None
 
     @property
@@ -54,12 +65,42 @@ class JobRunner:
         tags: Sequence[str] = (),
         model: str | None = None,
     ) -> int:
-        """A new ingest job (planned when it is started)."""
-        return create_ingest_job(self.sessions, source, dataset=dataset, tags=tags, model=model)
+        """A new ingest job (planned when it is started), held by this process."""
+        job_id = create_ingest_job(
+            self.sessions, source, dataset=dataset, tags=tags, model=model,
+            lease=self.leases.lease,
+        )
+        self.leases.hold(job_id)
+        return job_id
 
-    def run_here(self, job_id: int, on_batch: Callable[[BatchResult], None] | None = None) -> None:
-        """Plan (or finish planning) and run every unfinished batch in this process (encoding
-        in a child process unless ``ingest.encoder_process`` is off)."""
+    def run_here(
+        self,
+        job_id: int,
+        on_batch: Callable[[BatchResult], None] | None = None,
+        *,
+        force: bool = False,
+    ) -> None:
+        """Take the job over, plan (or finish planning) and run every unfinished batch in this
+        process (encoding in a child process unless ``ingest.encoder_process`` is off)."""
+        self.leases.take_over(job_id, force=force)
+        try:
+            self._run_held(job_id, self._checking_lease(job_id, on_batch))
+        finally:
+            self.leases.release(job_id)
+
+    def _checking_lease(
+        self, job_id: int, on_batch: Callable[[BatchResult], None] | None
+    ) -> Callable[[BatchResult], None]:
+        """After each batch: stop if another process took the job over; then ``on_batch``."""
+
+        def after(result: BatchResult) -> None:
+            self.leases.check(job_id)
+            if on_batch is not None:
+                on_batch(result)
+
+        return after
+
+    def _run_held(self, job_id: int, on_batch: Callable[[BatchResult], None]) -> None:
         res = self._resources()
         try:
             if self.settings.ingest.encoder_process:
@@ -103,9 +144,17 @@ class JobRunner:
             encoder_loader=load,
         )
 
-    def send(self, job_id: int) -> list[int]:
-        """Plan and send the unfinished batches to Celery; returns the batch numbers sent."""
-        return resume(self.settings, self.sessions, self.celery, job_id)
+    def send(self, job_id: int, *, force: bool = False) -> list[int]:
+        """Take the job over, plan it and send its unfinished batches to Celery, then hand it
+        to the queue; returns the batch numbers sent."""
+        self.leases.take_over(job_id, force=force)
+        try:
+            sent = resume(self.settings, self.sessions, self.celery, job_id)
+        except BaseException:
+            self.leases.release(job_id)
+            raise
+        self.leases.hand_to_queue(job_id)
+        return sent
 
     @property
     def celery(self) -> CeleryDispatcher:
@@ -124,11 +173,12 @@ class JobRunner:
     def progress(self, job_id: int) -> JobProgress:
         return job_state.job_progress(self.readers, job_id)
 
-    def jobs(self, limit: int = 20) -> list[JobProgress]:
-        return job_state.list_progress(self.readers, limit)
+    def jobs(self, limit: int = 20, state: JobState | None = None) -> list[JobProgress]:
+        return job_state.list_progress(self.readers, limit, state)
 
     def failures(self, job_id: int, limit: int = 20) -> list[tuple[str, str]]:
         return job_state.job_failures(self.readers, job_id, limit)
 
     def close(self) -> None:
+        self.leases.close()
         self.engine.dispose()

@@ -4,6 +4,12 @@ Importing this module is for workers only (it leads to torch when a batch runs).
 process builds its :class:`IngestResources` on ``worker_process_init`` (after the fork, so no
 engine or model is shared across processes); the store is reached under a file lock when it lives
 on local disk (see :mod:`modalign.ingest.resources`).
+
+Each worker process also holds a :class:`~modalign.ingest.lease.LeaseKeeper` (role ``worker``,
+claiming): a batch claims its job's lease when it starts, a heartbeat renews it while the batch
+runs, and it is renewed once more when the batch ends, so a job with workers at it is never
+reported interrupted, and one whose workers all died is, once the lease lapses (at once on the
+worker's own host, where the dead process is seen).
 """
 
 from __future__ import annotations
@@ -20,17 +26,21 @@ from celery.signals import worker_process_init, worker_process_shutdown
 from modalign.config import Settings
 from modalign.errors import TransientError
 from modalign.ingest.celery_app import BATCH_TASK, make_celery
+from modalign.ingest.lease import LeaseKeeper
+from modalign.ingest.owners import Owner, Role
 from modalign.ingest.resources import IngestResources, open_resources
 
 log = logging.getLogger(__name__)
 
 
 class WorkerState:
-    """The settings a worker was started with and its process's resources (built lazily)."""
+    """The settings a worker was started with, and its process's resources and leases (built
+    lazily, in the process that runs the batches)."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._resources: IngestResources | None = None
+        self._leases: LeaseKeeper | None = None
         self._lock = threading.Lock()
 
     def resources(self) -> IngestResources:
@@ -38,6 +48,16 @@ class WorkerState:
             if self._resources is None:
                 self._resources = open_resources(self.settings, shared=True)
             return self._resources
+
+    def leases(self) -> LeaseKeeper:
+        resources = self.resources()
+        with self._lock:
+            if self._leases is None:
+                owner = Owner.this_process(Role.WORKER)
+                self._leases = LeaseKeeper(
+                    resources.sessions, owner, self.settings.ingest, claim=True
+                )
+            return self._leases
 
     def warm_up(self) -> None:
         """Connect to the catalog and configure torch threads before the first batch arrives."""
@@ -50,6 +70,9 @@ class WorkerState:
 
     def close(self) -> None:
         with self._lock:
+            if self._leases is not None:
+                self._leases.close()
+                self._leases = None
             if self._resources is not None:
                 self._resources.close()
                 self._resources = None
@@ -87,5 +110,6 @@ def _register_batch_task(app: Celery, state: WorkerState) -> None:
     def run_batch_task(task: Task, job_id: int, batch_no: int) -> dict[str, Any]:
         from modalign.ingest.pipeline import run_batch
 
-        result = run_batch(state.resources(), job_id, batch_no)
+        with state.leases().running(job_id):
+            result = run_batch(state.resources(), job_id, batch_no)
         return asdict(result)

@@ -2,7 +2,9 @@
 
 The page is rendered complete on the server (Jinja2, no front-end build step) so it is useful
 without scripts; ``static/dashboard.js`` then polls ``/v1/dashboard`` every couple of seconds and
-updates jobs, throughput, queue depth and collections in place, and runs searches.
+updates jobs, throughput, queue depth and collections in place, and runs searches. An interrupted
+job (no live process holds it) shows the command that resumes it and a button that does it
+through ``POST /v1/jobs/{id}/resume``.
 """
 
 from __future__ import annotations

@@ -11,6 +11,12 @@ One background thread takes job ids from a queue and calls the ingestion engine'
 Batches are handed to the dispatcher one at a time, so the backlog is known (the queue depth shown
 for in-process mode) and shutdown stops between batches: what is left stays pending in the catalog
 and ``POST /v1/jobs/{id}/resume`` (or ``modalign jobs resume``) finishes it.
+
+The service holds the jobs it created or resumed under one lease (owner role ``api``, see
+:mod:`modalign.ingest.lease`) from the request on, so a job waiting in this thread's queue is not
+reported interrupted; a job is given up when its run ends (handed to the Celery queue once its
+batches are sent) and at shutdown, so what is left is reported interrupted at once. A job another
+process takes over (forced) is dropped here before its next batch.
 """
 
 from __future__ import annotations
@@ -28,6 +34,9 @@ from modalign.catalog import repo
 from modalign.catalog.db import session_scope
 from modalign.catalog.models import JobStatus
 from modalign.config import Settings
+from modalign.errors import JobLeaseError
+from modalign.ingest.lease import LeaseKeeper
+from modalign.ingest.owners import Owner, Role
 from modalign.search.store import VectorStore
 
 if TYPE_CHECKING:
@@ -58,11 +67,18 @@ class JobRunner:
     """A single background thread that plans and dispatches jobs (see the module docstring)."""
 
     def __init__(
-        self, settings: Settings, sessions: sessionmaker[Session], dispatcher: Dispatcher
+        self,
+        settings: Settings,
+        sessions: sessionmaker[Session],
+        dispatcher: Dispatcher,
+        readers: sessionmaker[Session] | None = None,
     ) -> None:
         self.settings = settings
         self.sessions = sessions
         self.inner = dispatcher
+        self.leases = LeaseKeeper(
+            sessions, Owner.this_process(Role.API), settings.ingest, readers=readers
+        )
         self._queue: queue.Queue[int] = queue.Queue()
         self._stopping = threading.Event()
         self._backlog = 0
@@ -77,8 +93,14 @@ class JobRunner:
             return self._backlog + self._queue.qsize()
 
     def submit(self, job_id: int) -> None:
-        """Plan (if needed) and dispatch the job's unfinished batches, in the background."""
+        """Plan (if needed) and dispatch the job's unfinished batches, in the background; the
+        job was created under :attr:`leases` or taken over with :meth:`take_over`."""
+        self.leases.hold(job_id)
         self._queue.put(job_id)
+
+    def take_over(self, job_id: int, *, force: bool = False) -> None:
+        """Hold the job here; JobLeaseError if another live process holds it (unless forced)."""
+        self.leases.take_over(job_id, force=force)
 
     def close(self) -> None:
         """Stop after the batch running now; unfinished work stays pending in the catalog."""
@@ -87,6 +109,7 @@ class JobRunner:
         self._thread.join(JOIN_TIMEOUT_S)
         if self._thread.is_alive():
             log.warning("job thread still busy after %.0f s; leaving it", JOIN_TIMEOUT_S)
+        self.leases.close()
 
     def dispatch(self, job_id: int, batches: Sequence[int]) -> None:
         """The Dispatcher ``resume`` calls: hand batches on one by one, counting the backlog."""
@@ -97,6 +120,7 @@ class JobRunner:
                 if self._stopping.is_set():
                     log.info("job %d: stopping before batch %d (shutdown)", job_id, batch_no)
                     return
+                self.leases.check(job_id)
                 self.inner.dispatch(job_id, [batch_no])
                 remaining -= 1
                 self._add_backlog(-1)
@@ -115,11 +139,26 @@ class JobRunner:
     def _run(self, job_id: int) -> None:
         from modalign.ingest.jobs import resume
 
+        if not self.leases.holds(job_id):
+            log.warning("job %d: taken over by another process before it ran here", job_id)
+            return
+        sent = False
         try:
             resume(self.settings, self.sessions, self, job_id)
+            sent = self.settings.broker.mode == "celery" and not self._stopping.is_set()
+        except JobLeaseError as exc:
+            log.warning("%s", exc)  # its new holder runs it
         except Exception as exc:
             log.exception("job %d failed", job_id)
             self._fail(job_id, f"{type(exc).__name__}: {exc}")
+        finally:
+            self._give_up(job_id, sent=sent)
+
+    def _give_up(self, job_id: int, *, sent: bool) -> None:
+        if sent:
+            self.leases.hand_to_queue(job_id)
+        else:
+            self.leases.release(job_id)
 
     def _fail(self, job_id: int, reason: str) -> None:
         try:

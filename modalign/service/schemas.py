@@ -24,6 +24,9 @@ JOB_EXAMPLE: Any = {
     "created_at": "2026-01-01T00:00:00Z", "started_at": "2026-01-01T00:00:01Z",
     "finished_at": None, "updated_at": "2026-01-01T00:00:08Z",
     "model_version_id": 1, "error": None,
+    "owner": "api:host1:4242:98765", "holder": "the API service, process 4242 on host1",
+    "heartbeat_at": "2026-01-01T00:00:08Z", "lease_expires_at": "2026-01-01T00:00:38Z",
+    "resume_command": None,
 }
 
 MODEL_EXAMPLE: Any = {
@@ -148,7 +151,10 @@ class JobView(BaseModel):
 
     id: int
     kind: str
-    status: str
+    status: str = Field(
+        description="pending, running, completed, completed_with_errors, failed, cancelled; or "
+        "interrupted: pending or running, but no live process holds the job's lease."
+    )
     dataset: str
     tags: list[str]
     source: dict[str, Any]
@@ -167,6 +173,18 @@ class JobView(BaseModel):
     updated_at: datetime
     model_version_id: int | None
     error: str | None
+    owner: str | None = Field(
+        description="The process holding (or that last held) the job: role:host:pid:start-token."
+    )
+    holder: str = Field(description="The owner in words.")
+    heartbeat_at: datetime | None = Field(description="When the owner last renewed the lease.")
+    lease_expires_at: datetime | None = Field(
+        description="When the lease lapses unless the owner renews it."
+    )
+    resume_command: str | None = Field(
+        description="For an interrupted job: the command that finishes it (or POST "
+        "/v1/jobs/{id}/resume)."
+    )
 
 
 class JobDetail(JobView):

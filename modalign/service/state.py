@@ -66,7 +66,7 @@ def open_state(settings: Settings) -> ServiceState:
         queries.load()
         state.texts = TextBatcher(lambda: queries.current)
         dispatcher = make_dispatcher(settings, state.sessions, store, lambda: queries.current)
-        state.jobs = JobRunner(settings, state.sessions, dispatcher)
+        state.jobs = JobRunner(settings, state.sessions, dispatcher, state.readers)
     except BaseException:
         state.close()
         raise

@@ -6,8 +6,9 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime
 
-from modalign.catalog.models import Asset, Job, JobItem, JobStatus, ModelVersion, utcnow
+from modalign.catalog.models import Asset, Job, JobItem, JobState, ModelVersion, utcnow
 from modalign.errors import ModalignError
+from modalign.ingest.owners import describe_owner, reported_state, resume_command
 from modalign.search.naming import Kind
 from modalign.search.store import VectorStore
 from modalign.service.schemas import (
@@ -24,13 +25,16 @@ log = logging.getLogger(__name__)
 
 
 def job_view(job: Job, now: datetime | None = None) -> JobView:
-    """A job with derived progress, rate and ETA."""
+    """A job with derived state (interrupted when no live process holds it), progress, rate
+    and ETA."""
+    now = now or utcnow()
     finished = job.done_items + job.failed_items + job.skipped_items
     pending = max(job.total_items - finished, 0)
-    rate = _rate(job, finished, now or utcnow())
-    running = job.status == JobStatus.RUNNING.value
+    rate = _rate(job, finished, now)
+    state = reported_state(job, now)
+    running = state is JobState.RUNNING
     return JobView(
-        id=job.id, kind=job.kind, status=job.status, dataset=job.dataset, tags=list(job.tags),
+        id=job.id, kind=job.kind, status=state.value, dataset=job.dataset, tags=list(job.tags),
         source=dict(job.source_spec), total_items=job.total_items, done_items=job.done_items,
         failed_items=job.failed_items, skipped_items=job.skipped_items, pending_items=pending,
         new_points=job.new_points,
@@ -39,6 +43,9 @@ def job_view(job: Job, now: datetime | None = None) -> JobView:
         eta_s=round(pending / rate, 1) if rate and running else None,
         created_at=job.created_at, started_at=job.started_at, finished_at=job.finished_at,
         updated_at=job.updated_at, model_version_id=job.model_version_id, error=job.error,
+        owner=job.owner, holder=describe_owner(job.owner), heartbeat_at=job.heartbeat_at,
+        lease_expires_at=job.lease_expires_at,
+        resume_command=resume_command(job.id) if state is JobState.INTERRUPTED else None,
     )
 
 

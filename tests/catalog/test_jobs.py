@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from modalign.catalog import db, repo
-from modalign.catalog.models import ItemStatus, Job, JobKind, JobStatus
+from modalign.catalog.models import ItemStatus, Job, JobKind, JobStatus, utcnow
 from modalign.catalog.repo import ItemUpdate, NewJobItem
 from modalign.errors import NotFoundError
 
@@ -164,3 +164,100 @@ def test_unknown_job(session_factory: sessionmaker[Session]) -> None:
         repo.get_job(session=session, job_id=999)
     with pytest.raises(NotFoundError), db.session_scope(session_factory) as session:
         repo.increment_job_counters(session=session, job_id=999, done=1)
+
+
+def leased_job(factory: sessionmaker[Session], lease: repo.Lease) -> Job:
+    with db.session_scope(factory) as session:
+        return repo.create_job(
+            session=session, kind=JobKind.INGEST, source_spec={}, dataset="d", lease=lease
+        )
+
+
+MINE, THEIRS = repo.Lease("cli:h:1:9", 30), repo.Lease("cli:h:2:9", 30)
+
+
+def mine_and_theirs(factory: sessionmaker[Session]) -> tuple[Job, Job]:
+    return leased_job(factory, MINE), leased_job(factory, THEIRS)
+
+
+def renew(
+    factory: sessionmaker[Session], lease: repo.Lease, ids: list[int], *, claim: bool = False
+) -> set[int]:
+    with db.session_scope(factory) as session:
+        return repo.renew_leases(session=session, lease=lease, job_ids=ids, claim=claim)
+
+
+def test_a_job_created_under_a_lease_records_it(session_factory: sessionmaker[Session]) -> None:
+    job = read_job(session_factory, leased_job(session_factory, repo.Lease("cli:h:1:9", 30)).id)
+    assert job.owner == "cli:h:1:9"
+    assert job.heartbeat_at is not None and job.lease_expires_at is not None
+    assert (job.lease_expires_at - job.heartbeat_at).total_seconds() == 30
+    assert read_job(session_factory, new_job(session_factory).id).owner is None
+
+
+def test_taking_over_is_a_compare_and_set(session_factory: sessionmaker[Session]) -> None:
+    job = read_job(session_factory, leased_job(session_factory, repo.Lease("cli:h:1:9", 30)).id)
+    takers = [repo.Lease("cli:h:2:9", 30), repo.Lease("cli:h:3:9", 30)]
+    won = []
+    for lease in takers:  # both read the lease before either wrote: only the first wins
+        with db.session_scope(session_factory) as session:
+            won.append(repo.take_over_job(
+                session=session, job_id=job.id, lease=lease, holder=job.owner,
+                expires=job.lease_expires_at,
+            ))
+    assert won == [True, False]
+    assert read_job(session_factory, job.id).owner == "cli:h:2:9"
+
+
+def test_renewal_keeps_updated_at_and_tells_what_was_taken(
+    session_factory: sessionmaker[Session],
+) -> None:
+    kept, taken = mine_and_theirs(session_factory)
+    before = read_job(session_factory, kept.id)
+    renewed = renew(session_factory, MINE, [kept.id, taken.id])
+    after = read_job(session_factory, kept.id)
+    assert renewed == {kept.id}
+    assert after.updated_at == before.updated_at
+    assert after.heartbeat_at is not None and before.heartbeat_at is not None
+    assert after.heartbeat_at > before.heartbeat_at
+    assert read_job(session_factory, taken.id).owner == "cli:h:2:9"
+
+
+def test_claiming_takes_open_jobs_whoever_holds_them(
+    session_factory: sessionmaker[Session],
+) -> None:
+    worker = repo.Lease("worker:h:5:9", 30)
+    held, done = (leased_job(session_factory, repo.Lease("queue:h:1:9", 30)) for _ in range(2))
+    with db.session_scope(session_factory) as session:
+        repo.set_job_status(session=session, job_id=done.id, status=JobStatus.COMPLETED)
+    assert renew(session_factory, worker, [held.id, done.id], claim=True) == {held.id}
+    assert read_job(session_factory, held.id).owner == "worker:h:5:9"
+    assert read_job(session_factory, done.id).owner == "queue:h:1:9"
+
+
+def test_release_and_hand_over_touch_only_the_holders_jobs(
+    session_factory: sessionmaker[Session],
+) -> None:
+    job, other = mine_and_theirs(session_factory)
+    queue = repo.Lease("queue:h:1:9", 30)
+    with db.session_scope(session_factory) as session:
+        repo.release_leases(session=session, owner=MINE.owner, job_ids=[job.id, other.id])
+        assert not repo.hand_over_job(
+            session=session, job_id=other.id, holder=MINE.owner, lease=queue
+        )
+    released, untouched = read_job(session_factory, job.id), read_job(session_factory, other.id)
+    assert released.lease_expires_at is not None and untouched.lease_expires_at is not None
+    assert released.lease_expires_at <= utcnow() < untouched.lease_expires_at
+    with db.session_scope(session_factory) as session:
+        assert repo.hand_over_job(session=session, job_id=job.id, holder=MINE.owner, lease=queue)
+    assert read_job(session_factory, job.id).owner == "queue:h:1:9"
+
+
+def test_open_jobs_are_the_pending_and_running_ones(
+    session_factory: sessionmaker[Session],
+) -> None:
+    pending, running, done = (new_job(session_factory) for _ in range(3))
+    with db.session_scope(session_factory) as session:
+        repo.set_job_status(session=session, job_id=running.id, status=JobStatus.RUNNING)
+        repo.set_job_status(session=session, job_id=done.id, status=JobStatus.FAILED)
+        assert [j.id for j in repo.open_jobs(session=session)] == [running.id, pending.id]

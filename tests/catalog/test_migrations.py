@@ -105,3 +105,14 @@ def test_existing_assets_get_a_membership_when_upgraded(empty_url: str) -> None:
     [(dataset, uri, digest, tags)] = rows
     assert (dataset, uri) == ("old", "/x/a.png") and len(digest) == 64
     assert "t" in str(tags)
+
+
+def test_the_revision_check_reads_past_a_held_write_lock(sqlite_url: str) -> None:
+    engine = db.make_engine(sqlite_url)
+    try:
+        with engine.begin() as writer:  # BEGIN IMMEDIATE: the write lock, held meanwhile
+            writer.execute(text("UPDATE alembic_version SET version_num = version_num"))
+            assert migrate.current(sqlite_url) == ",".join(migrate.heads())
+            migrate.upgrade(sqlite_url)  # at head: a read, done at once
+    finally:
+        engine.dispose()

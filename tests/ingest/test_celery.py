@@ -6,6 +6,8 @@
     notices the restart and re-sends the unfinished batches; the job completes, exactly once.
 (c) the bad-file corpus (tests/ingest/corpus.py, 20+ kinds) through a worker: every item is
     ingested or failed with its reason, and the job completes with errors, not as a failure.
+(d) kill -9 the only worker: the job is reported interrupted (its batch would come back only
+    after an hour's visibility timeout); resuming sends its batches again and it completes once.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from PIL import Image
 from sqlalchemy import func, select
 
 from modalign.catalog.db import session_scope
-from modalign.catalog.models import Asset, Caption, JobItem, JobStatus
+from modalign.catalog.models import Asset, Caption, JobItem, JobState, JobStatus
 from modalign.config import Settings
 from modalign.ingest.progress import JobProgress
 from modalign.ingest.runner import JobRunner
@@ -134,11 +136,17 @@ def test_killed_worker_loses_and_duplicates_nothing(
         first.kill()
     assert not mid.finished and mid.processed < N_IMAGES, "the job ended before the kill"
     second = Worker(env, log, "--visibility-timeout", "8")
+    _finish_with_another_worker(runner, celery_settings, job_id, second)
+
+
+def _finish_with_another_worker(
+    runner: JobRunner, settings: Settings, job_id: int, worker: Worker
+) -> None:
     try:
         final = _wait_finished(runner, job_id, timeout=150)
     finally:
-        second.stop()
-    _assert_exactly_once(runner, celery_settings, final)
+        worker.stop()
+    _assert_exactly_once(runner, settings, final)
 
 
 def _wait_finished(runner: JobRunner, job_id: int, timeout: float) -> JobProgress:
@@ -190,3 +198,40 @@ def test_bad_file_corpus_through_a_worker(
     assert final.failed == sum(r is not None for r in expected.values())
     assert store_counts(celery_settings, TINY_MODEL) == (assets, captions)
     assert final.new_points == (assets or 0) + (captions or 0)
+
+
+def test_a_job_whose_worker_died_is_interrupted_and_resume_sends_it_again(
+    celery_settings: Settings, pictures: Path, tmp_path: Path
+) -> None:
+    runner = JobRunner(celery_settings)
+    env = dict(
+        _env(celery_settings), MODALIGN_INGEST__LEASE_SECONDS="3",
+        MODALIGN_INGEST__HEARTBEAT_SECONDS="0.5",
+    )
+    log = tmp_path / "workers.log"
+    first = Worker(env, log, "--visibility-timeout", "3600")  # its batch is not re-delivered
+    try:
+        job_id = runner.create(SourceSpec(pictures, "folder"))
+        runner.send(job_id)
+        assert runner.progress(job_id).holder.startswith("the Celery queue")
+        mid = _wait_until(runner, job_id, 2 * BATCH, timeout=120)
+        busy = runner.progress(job_id)
+    finally:
+        first.kill()
+    assert not mid.finished, "the job ended before the kill"
+    assert busy.status == JobState.RUNNING.value and busy.holder.startswith("Celery worker")
+    stranded = _wait_for_state(runner, job_id, JobState.INTERRUPTED, timeout=60)
+    assert stranded.resume_command == f"modalign jobs resume {job_id}"
+    runner.send(job_id)  # what `modalign jobs resume` does in Celery mode
+    second = Worker(env, log, "--visibility-timeout", "3600")
+    _finish_with_another_worker(runner, celery_settings, job_id, second)
+
+
+def _wait_for_state(runner: JobRunner, job_id: int, state: JobState, timeout: float) -> JobProgress:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        progress = runner.progress(job_id)
+        if progress.status == state.value:
+            return progress
+        time.sleep(0.1)
+    raise AssertionError(f"job {job_id} not {state} in {timeout}s: {runner.progress(job_id)}")

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from modalign.catalog import repo
 from modalign.catalog.db import session_scope
-from modalign.catalog.models import Asset, Caption, Job, JobItem, JobStatus
+from modalign.catalog.models import Asset, Caption, Job, JobItem, JobState, JobStatus
 from modalign.config import Settings
 from modalign.encoders.dual import DualEncoder
 from modalign.encoders.towers import ImageTower
@@ -112,7 +112,9 @@ def test_resume_runs_only_unfinished_batches(resources: IngestResources, tmp_pat
     assert plan_job(resources.settings, resources.sessions, job_id) == 20
     assert unfinished_batches(resources.sessions, job_id) == [0, 1, 2]
     InProcessDispatcher(resources).dispatch(job_id, [1])
-    assert job_progress(resources.sessions, job_id).status == JobStatus.RUNNING.value
+    stopped = job_progress(resources.sessions, job_id)
+    # running, but created without a lease and held by no process: reported interrupted
+    assert not stopped.finished and stopped.status == JobState.INTERRUPTED.value
     dispatcher = InProcessDispatcher(resources)
     assert resume(resources.settings, resources.sessions, dispatcher, job_id) == [0, 2]
     progress = job_progress(resources.sessions, job_id)

@@ -1,7 +1,8 @@
 """The ops dashboard in a real headless Chromium (Debian ``chromium``, driven by Playwright).
 
 While a job runs, the page (loaded once, never reloaded) shows its progress advancing; a text
-search shows thumbnails. Screenshots go to ``artifacts/`` at the repository root.
+search shows thumbnails. An interrupted job shows the command that resumes it, and its button
+resumes it. Screenshots go to ``artifacts/`` at the repository root.
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from modalign.ingest.runner import JobRunner
+from modalign.ingest.sources import SourceSpec
+
 from .helpers import LiveServer, make_images, wait_for_job
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -23,6 +27,7 @@ CHROMIUM_ARGS = [
 ]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 JOB_IMAGES = 120
+INTERRUPTED_IMAGES = 6
 ALL_THUMBNAILS_LOADED = (
     "[...document.querySelectorAll('#results img')].every(i => i.complete && i.naturalWidth > 0)"
 )
@@ -118,3 +123,43 @@ def test_the_page_is_useful_without_scripts(live: LiveServer, browser: Browser) 
         assert "active" in page.inner_text("#collections")
     finally:
         context.close()
+
+
+@pytest.fixture
+def interrupted_job(live: LiveServer) -> int:
+    """A job left as a stopped `modalign ingest` leaves it: created, then given up unfinished."""
+    settings = live.app.state.settings
+    folder = settings.paths.data_dir / "sources" / "left-behind"
+    make_images(folder, INTERRUPTED_IMAGES, offset=3000)
+    runner = JobRunner(settings)
+    try:
+        return runner.create(SourceSpec(folder, "folder"))
+    finally:
+        runner.close()  # gives the job up: no live process holds it now
+
+
+def test_an_interrupted_job_shows_its_resume_command_and_button_resumes_it(
+    live: LiveServer, http: httpx.Client, page: Page, browser: Browser, interrupted_job: int
+) -> None:
+    row = f'tr[data-job="{interrupted_job}"]'
+    context = browser.new_context(java_script_enabled=False)
+    try:
+        rendered = context.new_page()
+        rendered.goto(live.url)
+        assert rendered.inner_text(f"{row} .badge") == "interrupted"
+        assert rendered.inner_text(f"{row} .resume code") == (
+            f"modalign jobs resume {interrupted_job}"
+        )
+        assert rendered.locator(f"{row} .resume-button").count() == 1
+    finally:
+        context.close()
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.goto(f"{live.url}/?poll_ms=250")
+    page.wait_for_selector(f"{row} .badge.interrupted", timeout=30_000)
+    page.screenshot(path=str(ARTIFACTS / "dashboard-job-interrupted.png"), full_page=True)
+    page.click(f"{row} .resume-button")
+    page.wait_for_selector(f"{row} .badge.completed", timeout=120_000)
+    assert page.locator(f"{row} .resume-button").count() == 0
+    assert f"job {interrupted_job} resumed" in page.inner_text("#jobs-status")
+    assert wait_for_job(http, interrupted_job)["done_items"] == INTERRUPTED_IMAGES

@@ -1,12 +1,37 @@
-"""Jobs through the API: start under the allow-list, watch, resume; the in-process runner."""
+"""Jobs through the API: start under the allow-list, watch, resume; the in-process runner; a
+job whose service was killed shows interrupted, and resuming it is refused while a live process
+holds it, unless forced."""
 
 from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
 
 import httpx
 import pytest
 
+from modalign.catalog.db import make_engine, make_session_factory
+from modalign.config import Settings
+from modalign.errors import JobLeaseError
+from modalign.ingest.lease import LeaseKeeper
+from modalign.ingest.owners import Owner, Role
+from modalign.service.app import create_app
+
 from .conftest import INDEXED_IMAGES
-from .helpers import LiveServer, make_images, wait_for_job
+from .helpers import (
+    LiveServer,
+    make_images,
+    make_settings,
+    register_tiny_model,
+    wait_for,
+    wait_for_job,
+)
+from .test_serve import free_port
 
 
 def test_the_shared_index_was_ingested_through_the_api(http: httpx.Client) -> None:
@@ -78,3 +103,102 @@ def test_a_source_whose_image_folder_leads_outside_is_refused(
     response = http.post("/v1/jobs", json={"source": "sources/flickr-escape/results.token"})
     assert response.status_code == 403, response.text
     assert "image folder" in response.json()["detail"]
+
+
+DYING_IMAGES = 96
+
+
+@pytest.fixture
+def dying_settings(tmp_path: Path, tower_cache: Path) -> Settings:
+    settings = make_settings(tmp_path / "data", tower_cache, ingest={"batch_size": 2})
+    register_tiny_model(settings)
+    make_images(settings.paths.data_dir / "sources" / "many", DYING_IMAGES)
+    return settings
+
+
+@contextmanager
+def serving(settings: Settings, log: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """`modalign serve` as a subprocess in its own process group; killed at the end."""
+    port = free_port()
+    env = dict(
+        os.environ, MODALIGN_PATHS__DATA_DIR=str(settings.paths.data_dir),
+        MODALIGN_INGEST__BATCH_SIZE="2", MODALIGN_ENCODERS__TORCH_THREADS="1",
+        MODALIGN_ENCODERS__IMAGE_BACKEND="onnx",
+    )
+    command = [str(Path(sys.executable).parent / "modalign"), "serve", "--port", str(port)]
+    with log.open("wb") as out:
+        server = subprocess.Popen(
+            command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: _ready(url) or server.poll() is not None, 300, "the server")
+        assert server.poll() is None, log.read_text()
+        yield server, url
+    finally:
+        with suppress(ProcessLookupError):
+            os.killpg(server.pid, signal.SIGKILL)
+        server.wait()
+
+
+def _ready(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/readyz", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+@pytest.mark.slow
+def test_a_job_whose_service_died_is_interrupted_and_resumed_through_the_api(
+    dying_settings: Settings, tmp_path: Path
+) -> None:
+    with serving(dying_settings, tmp_path / "serve.log") as (server, url):
+        job_id = kill_mid_job(server, url)
+    sessions = make_session_factory(make_engine(dying_settings.database_url))
+    holder = LeaseKeeper(sessions, Owner.this_process(Role.CLI), dying_settings.ingest)
+    restarted = LiveServer(create_app(dying_settings))
+    try:
+        with restarted.client() as http:
+            job = http.get(f"/v1/jobs/{job_id}").json()
+            assert job["status"] == "interrupted", job
+            assert job["pending_items"] > 0 and job["resume_command"] == (
+                f"modalign jobs resume {job_id}"
+            )
+            assert ids(http, "interrupted") == [job_id] and ids(http, "running") == []
+
+            holder.take_over(job_id)  # a live process takes it, as `modalign jobs resume` does
+            assert http.get(f"/v1/jobs/{job_id}").json()["status"] == "running"
+            assert ids(http, "running") == [job_id] and ids(http, "interrupted") == []
+            refused = http.post(f"/v1/jobs/{job_id}/resume")
+            assert refused.status_code == 409, refused.text
+            assert f"modalign command, process {os.getpid()}" in refused.json()["detail"]
+
+            assert http.post(f"/v1/jobs/{job_id}/resume?force=true").status_code == 202
+            final = wait_for_job(http, job_id)
+            assert (final["status"], final["done_items"]) == ("completed", DYING_IMAGES), final
+            assert final["owner"].startswith("api:") and final["resume_command"] is None
+        holder.beat()
+        with pytest.raises(JobLeaseError, match="taken over by the API service"):
+            holder.check(job_id)
+    finally:
+        holder.close()
+        restarted.stop()
+
+
+def kill_mid_job(server: subprocess.Popen[bytes], url: str) -> int:
+    """Start a job on the server, SIGKILL the server once a batch is written; the job's id."""
+    with httpx.Client(base_url=url, timeout=60) as http:
+        job_id = int(http.post("/v1/jobs", json={"source": "sources/many"}).json()["id"])
+        assert http.get(f"/v1/jobs/{job_id}").json()["holder"].startswith("the API service")
+        wait_for(
+            lambda: http.get(f"/v1/jobs/{job_id}").json()["done_items"] >= 2, 300,
+            "a batch written",
+        )
+    os.killpg(server.pid, signal.SIGKILL)
+    server.wait()
+    return job_id
+
+
+def ids(http: httpx.Client, status: str) -> list[int]:
+    response = http.get("/v1/jobs", params={"status": status}).raise_for_status()
+    return [job["id"] for job in response.json()["jobs"]]

@@ -4,6 +4,11 @@ Counters are only ever changed by ``UPDATE jobs SET x = x + :n``, never read-mod
 workers in several processes can report progress at once. ``mark_items`` only moves items that are
 still pending and reports how many it moved, so a batch the broker delivers twice is counted once
 when the caller passes those numbers to ``increment_job_counters`` in the same transaction.
+
+Leases (``owner``, ``heartbeat_at``, ``lease_expires_at``) are changed by single conditional
+UPDATEs: taking a job over is a compare-and-set on the lease as the caller read it, so of two
+processes taking over the same job one wins. Lease writes leave ``updated_at`` alone: it says
+when the job's progress last changed, and a heartbeat is no progress.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, case, func, select, update
@@ -22,6 +28,22 @@ from modalign.errors import NotFoundError
 _OPEN = (JobStatus.PENDING.value, JobStatus.RUNNING.value)
 JOBS = cast(Table, Job.__table__)
 ITEMS = cast(Table, JobItem.__table__)
+
+
+@dataclass(frozen=True)
+class Lease:
+    """A claim on jobs: who holds them, and for how many seconds after each renewal."""
+
+    owner: str
+    seconds: float
+
+    def values(self, now: datetime) -> dict[str, Any]:
+        """The job columns that record this lease renewed at ``now``."""
+        return {
+            "owner": self.owner,
+            "heartbeat_at": now,
+            "lease_expires_at": now + timedelta(seconds=self.seconds),
+        }
 
 
 @dataclass(frozen=True)
@@ -51,11 +73,13 @@ def create_job(
     dataset: str,
     tags: Sequence[str] = (),
     model_version_id: int | None = None,
+    lease: Lease | None = None,
 ) -> Job:
-    """A new pending job with no items yet."""
+    """A new pending job with no items yet (held under ``lease`` from the start, if given)."""
     job = Job(
         kind=JobKind(kind).value, source_spec=dict(source_spec), dataset=dataset,
         tags=list(tags), model_version_id=model_version_id, status=JobStatus.PENDING.value,
+        **(lease.values(utcnow()) if lease is not None else {}),
     )
     session.add(job)
     session.flush()
@@ -77,6 +101,12 @@ def list_jobs(
     stmt = select(Job).order_by(Job.id.desc()).limit(limit).offset(offset)
     if status is not None:
         stmt = stmt.where(Job.status == JobStatus(status).value)
+    return list(session.scalars(stmt))
+
+
+def open_jobs(*, session: Session) -> list[Job]:
+    """Every pending or running job, newest first (few: the others are finished)."""
+    stmt = select(Job).where(Job.status.in_(_OPEN)).order_by(Job.id.desc())
     return list(session.scalars(stmt))
 
 
@@ -239,3 +269,71 @@ def job_item_status_counts(*, session: Session, job_id: int) -> dict[ItemStatus,
     for status, n in session.execute(stmt):
         counts[ItemStatus(status)] = n
     return counts
+
+
+def take_over_job(
+    *,
+    session: Session,
+    job_id: int,
+    lease: Lease,
+    holder: str | None,
+    expires: datetime | None,
+) -> bool:
+    """Give the job to ``lease`` if its lease is still as the caller read it (``holder`` and
+    ``expires``); False if another process changed it meanwhile."""
+    c = JOBS.c
+    stmt = (
+        update(JOBS)
+        .where(c.id == job_id, c.owner.is_not_distinct_from(holder))
+        .where(c.lease_expires_at.is_not_distinct_from(expires))
+        .values(updated_at=c.updated_at, **lease.values(utcnow()))
+    )
+    return bool(session.connection().execute(stmt).rowcount)
+
+
+def hand_over_job(*, session: Session, job_id: int, holder: str, lease: Lease) -> bool:
+    """Pass the job from ``holder`` to ``lease``; False if ``holder`` no longer holds it."""
+    c = JOBS.c
+    stmt = (
+        update(JOBS)
+        .where(c.id == job_id, c.owner == holder)
+        .values(updated_at=c.updated_at, **lease.values(utcnow()))
+    )
+    return bool(session.connection().execute(stmt).rowcount)
+
+
+def renew_leases(
+    *, session: Session, lease: Lease, job_ids: Iterable[int], claim: bool = False
+) -> set[int]:
+    """Renew the lease on these jobs; returns the ids renewed.
+
+    Without ``claim`` only jobs ``lease.owner`` still holds are renewed, so a holder learns
+    which of its jobs another process took over. With ``claim`` every open job among them is
+    taken, whoever held it (Celery workers share a job's batches).
+    """
+    ids = sorted(set(job_ids))
+    if not ids:
+        return set()
+    c = JOBS.c
+    holds = c.status.in_(_OPEN) if claim else c.owner == lease.owner
+    stmt = (
+        update(JOBS)
+        .where(c.id.in_(ids), holds)
+        .values(updated_at=c.updated_at, **lease.values(utcnow()))
+        .returning(c.id)
+    )
+    return set(session.connection().execute(stmt).scalars())
+
+
+def release_leases(*, session: Session, owner: str, job_ids: Iterable[int]) -> None:
+    """End ``owner``'s lease on these jobs now (an unfinished one is then interrupted)."""
+    ids = sorted(set(job_ids))
+    if not ids:
+        return
+    c = JOBS.c
+    stmt = (
+        update(JOBS)
+        .where(c.id.in_(ids), c.owner == owner)
+        .values(lease_expires_at=utcnow(), updated_at=c.updated_at)
+    )
+    session.connection().execute(stmt)

@@ -1,4 +1,9 @@
-"""``/v1/jobs``: start an ingestion job from an allowed source path, list, watch and resume jobs."""
+"""``/v1/jobs``: start an ingestion job from an allowed source path, list, watch and resume jobs.
+
+A job's ``status`` is derived when read: ``interrupted`` when it is pending or running but no live
+process holds its lease (see :mod:`modalign.ingest.owners`). Resuming takes the lease over for
+this service, and is refused (409) while another live process holds it, unless ``force``.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +14,12 @@ from starlette.concurrency import run_in_threadpool
 
 from modalign.catalog import repo
 from modalign.catalog.db import session_scope
-from modalign.catalog.models import JobStatus
-from modalign.errors import ConfigError
+from modalign.catalog.models import JobState
+from modalign.errors import ConfigError, JobLeaseError
+from modalign.ingest.owners import jobs_in_state
 from modalign.service.deps import ApiKeyDep, SessionDep, StateDep
 from modalign.service.problems import ProblemError, problem_responses
+from modalign.service.runner import JobRunner
 from modalign.service.schemas import JobDetail, JobList, JobRequest, JobView
 from modalign.service.sources import check_allowed, resolve_source
 from modalign.service.state import ServiceState
@@ -45,17 +52,24 @@ def start_job(state: ServiceState, body: JobRequest) -> JobView:
     root = resolve_source(state.settings, body.image_root) if body.image_root else None
     spec = SourceSpec(path=path, kind=detect_source(path), image_root=root)
     check_allowed(state.settings, source_root(spec), f"the image folder of {body.source}")
+    runner = _runner(state)
     try:
-        job_id = create_ingest_job(state.sessions, spec, dataset=body.dataset, tags=body.tags)
+        job_id = create_ingest_job(
+            state.sessions, spec, dataset=body.dataset, tags=body.tags, lease=runner.leases.lease
+        )
     except ConfigError as exc:
         raise ProblemError(409, str(exc)) from exc
     return _queue(state, job_id)
 
 
-def _queue(state: ServiceState, job_id: int) -> JobView:
+def _runner(state: ServiceState) -> JobRunner:
     if state.jobs is None:
         raise ProblemError(503, "the job runner is not running")
-    state.jobs.submit(job_id)
+    return state.jobs
+
+
+def _queue(state: ServiceState, job_id: int) -> JobView:
+    _runner(state).submit(job_id)
     with session_scope(state.readers) as session:
         return job_view(repo.get_job(session=session, job_id=job_id))
 
@@ -63,12 +77,14 @@ def _queue(state: ServiceState, job_id: int) -> JobView:
 @router.get("", response_model=JobList, responses=problem_responses(422, 503))
 def list_jobs(
     session: SessionDep,
-    status: Annotated[JobStatus | None, Query(description="Only jobs in this status.")] = None,
+    status: Annotated[
+        JobState | None, Query(description="Only jobs in this status (interrupted included).")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> JobList:
     """Jobs, newest first."""
-    jobs = repo.list_jobs(session=session, status=status, limit=limit, offset=offset)
+    jobs = jobs_in_state(session=session, state=status, limit=limit, offset=offset)
     return JobList(jobs=[job_view(job) for job in jobs])
 
 
@@ -86,14 +102,23 @@ def get_job(
 
 @router.post(
     "/{job_id}/resume", response_model=JobView, status_code=202, dependencies=[ApiKeyDep],
-    responses=problem_responses(401, 404, 422, 503),
+    responses=problem_responses(401, 404, 409, 422, 503),
 )
-async def resume_job(job_id: JobId, state: StateDep) -> JobView:
-    """Re-dispatch the job's unfinished batches (after a crash, a restart or a shutdown)."""
-    return await run_in_threadpool(_resume, state, job_id)
+async def resume_job(
+    job_id: JobId,
+    state: StateDep,
+    force: Annotated[
+        bool, Query(description="Take the job over even if a live process holds its lease.")
+    ] = False,
+) -> JobView:
+    """Take the job over and run its unfinished batches (after a crash, a restart or a
+    shutdown); 409 while another live process holds it, unless ``force``."""
+    return await run_in_threadpool(_resume, state, job_id, force)
 
 
-def _resume(state: ServiceState, job_id: int) -> JobView:
-    with session_scope(state.readers) as session:
-        repo.get_job(session=session, job_id=job_id)
+def _resume(state: ServiceState, job_id: int, force: bool) -> JobView:
+    try:
+        _runner(state).take_over(job_id, force=force)
+    except JobLeaseError as exc:
+        raise ProblemError(409, str(exc)) from exc
     return _queue(state, job_id)

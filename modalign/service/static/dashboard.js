@@ -29,7 +29,7 @@ function jobRow(job) {
   }
   return el("tr", { "data-job": job.id },
     el("td", {}, job.id),
-    el("td", {}, el("span", { class: `badge ${job.status}` }, job.status)),
+    statusCell(job),
     el("td", {}, job.dataset),
     el("td", { class: "wide" },
       el("div", { class: "bar" }, el("div", { class: "fill", style: `width: ${pct}%` })),
@@ -37,6 +37,31 @@ function jobRow(job) {
     el("td", {}, job.rate_items_per_s ? `${job.rate_items_per_s.toFixed(1)}/s` : "–"),
     el("td", {}, job.eta_s ? `${Math.round(job.eta_s)}s` : "–"),
     failures);
+}
+
+function statusCell(job) {
+  const cell = el("td", {}, el("span", { class: `badge ${job.status}` }, job.status));
+  if (job.resume_command) {
+    cell.append(el("div", { class: "resume", title: `last held by ${job.holder}` },
+      el("code", {}, job.resume_command), " ",
+      el("button", { type: "button", class: "resume-button", "data-job": job.id }, "Resume")));
+  }
+  return cell;
+}
+
+async function resumeJob(button) {
+  const id = button.dataset.job;
+  button.disabled = true;
+  $("#jobs-status").textContent = `resuming job ${id}…`;
+  try {
+    const response = await fetch(`/v1/jobs/${id}/resume`, { method: "POST" });
+    const body = await response.json();
+    if (!response.ok) throw new Error(body.detail || body.title || `HTTP ${response.status}`);
+    $("#jobs-status").textContent = `job ${id} resumed: ${body.status}`;
+  } catch (error) {
+    $("#jobs-status").textContent = `resume of job ${id} failed: ${error.message}`;
+    button.disabled = false;
+  }
 }
 
 function renderJobs(jobs) {
@@ -146,5 +171,9 @@ async function runSearch(event) {
 }
 
 $("#search-form").addEventListener("submit", runSearch);
+$("#jobs").addEventListener("click", (event) => {
+  const button = event.target.closest(".resume-button");
+  if (button) resumeJob(button);
+});
 $("#search-image").addEventListener("change", () => { if ($("#search-image").files[0]) $("#search-text").value = ""; });
 setTimeout(poll, POLL_MS);
