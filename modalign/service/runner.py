@@ -10,7 +10,8 @@ One background thread takes job ids from a queue and calls the ingestion engine'
 
 Batches are handed to the dispatcher one at a time, so the backlog is known (the queue depth shown
 for in-process mode) and shutdown stops between batches: what is left stays pending in the catalog
-and ``POST /v1/jobs/{id}/resume`` (or ``modalign jobs resume``) finishes it.
+and ``POST /v1/jobs/{id}/resume`` (or ``modalign jobs resume``) finishes it. A backup pauses the
+runner between batches too (:meth:`JobRunner.pause`), so the catalog and the store it copies agree.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import logging
 import queue
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -28,6 +29,7 @@ from modalign.catalog import repo
 from modalign.catalog.db import session_scope
 from modalign.catalog.models import JobStatus
 from modalign.config import Settings
+from modalign.search.pause import WritePause
 from modalign.search.store import VectorStore
 
 if TYPE_CHECKING:
@@ -67,6 +69,7 @@ class JobRunner:
         self._stopping = threading.Event()
         self._backlog = 0
         self._lock = threading.Lock()
+        self._batches = WritePause()
         self._thread = threading.Thread(target=self._loop, name="modalign-jobs", daemon=True)
         self._thread.start()
 
@@ -79,6 +82,10 @@ class JobRunner:
     def submit(self, job_id: int) -> None:
         """Plan (if needed) and dispatch the job's unfinished batches, in the background."""
         self._queue.put(job_id)
+
+    def pause(self) -> AbstractContextManager[None]:
+        """No batch runs inside the block: the one running now finishes first, the next waits."""
+        return self._batches.paused()
 
     def close(self) -> None:
         """Stop after the batch running now; unfinished work stays pending in the catalog."""
@@ -97,7 +104,8 @@ class JobRunner:
                 if self._stopping.is_set():
                     log.info("job %d: stopping before batch %d (shutdown)", job_id, batch_no)
                     return
-                self.inner.dispatch(job_id, [batch_no])
+                with self._batches.writing():
+                    self.inner.dispatch(job_id, [batch_no])
                 remaining -= 1
                 self._add_backlog(-1)
         finally:

@@ -76,7 +76,7 @@ def test_a_snapshot_opens_with_the_same_points_and_hits(
 def test_a_snapshot_needs_the_writes_paused(
     on_disk: tuple[str, VectorStore], tmp_path: Path
 ) -> None:
-    backend, store = on_disk
+    store = on_disk[1]
     with pytest.raises(StoreError, match="writes paused"):
         store.snapshot(tmp_path / "copy")
     assert not (tmp_path / "copy").exists()
