@@ -14,11 +14,13 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Any
+
+from pydantic import BaseModel, ConfigDict
 
 from modalign.backup.catalog import CatalogCopy, ModelRow, backup_catalog, check_catalog_exists
 from modalign.backup.manifest import (
@@ -49,9 +51,11 @@ LEFT_OUT = (
 )
 
 
-@dataclass(frozen=True)
-class BackupReport:
-    """What a backup wrote and how long it took (``paused_seconds``: writes were held back)."""
+class BackupReport(BaseModel):
+    """What a backup wrote and how long it took (``paused_seconds``: how long writes were held
+    back; ``bytes`` counts the holes of sparse files, which take no disk)."""
+
+    model_config = ConfigDict(frozen=True)
 
     path: Path
     files: int
@@ -67,7 +71,7 @@ class BackupReport:
     left_out: list[str]
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "path": str(self.path)}
+        return self.model_dump(mode="json")
 
 
 @dataclass(frozen=True)

@@ -41,13 +41,11 @@ def backup_through_service(settings: Settings, dest: Path, url: str) -> BackupRe
             f"the service names its backups after the destination's folder: {dest.name!r} must "
             "be 1-100 letters, digits, '.', '_' or '-', starting with a letter or digit"
         )
-    body = _post(settings, url, dest.name)
-    written = Path(body.pop("path"))
-    body.pop("name", None)
-    if written.resolve() != dest.resolve() and written.exists():
-        move_folder(written, dest)
-        written = dest
-    return BackupReport(path=written, **body)
+    report = BackupReport.model_validate(_post(settings, url, dest.name))
+    if report.path.resolve() != dest.resolve() and report.path.exists():
+        move_folder(report.path, dest)
+        return report.model_copy(update={"path": dest})
+    return report
 
 
 def _post(settings: Settings, url: str, name: str) -> dict[str, Any]:

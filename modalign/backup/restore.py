@@ -16,9 +16,10 @@ import logging
 import os
 import time
 from contextlib import closing
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+
+from pydantic import BaseModel, ConfigDict
 
 from modalign.backup.catalog import (
     check_catalog_empty,
@@ -48,9 +49,10 @@ log = logging.getLogger(__name__)
 PARTIAL_SUFFIX = ".partial"
 
 
-@dataclass(frozen=True)
-class RestoreReport:
+class RestoreReport(BaseModel):
     """What a restore wrote and what it checked."""
+
+    model_config = ConfigDict(frozen=True)
 
     data_dir: Path
     files: int
@@ -64,7 +66,7 @@ class RestoreReport:
     models: list[str]
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "data_dir": str(self.data_dir)}
+        return self.model_dump(mode="json")
 
 
 def restore_backup(settings: Settings, src: Path) -> RestoreReport:

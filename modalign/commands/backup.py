@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
@@ -13,7 +13,11 @@ from modalign.config import Settings
 from modalign.errors import ModalignError, StoreBusyError
 
 if TYPE_CHECKING:
+    from pydantic import BaseModel
+
     from modalign.backup import BackupReport, RestoreReport
+
+R = TypeVar("R", bound="BaseModel")
 
 
 def backup(
@@ -29,14 +33,7 @@ def backup(
     """Back up the catalog, the vector store and the model files into DEST, with a manifest of
     checksums. Writes pause meanwhile, searches do not; a running service takes it itself."""
     settings = settings_of(ctx)
-    try:
-        report = run_backup(settings, dest, server)
-    except ModalignError as exc:
-        raise fail(str(exc)) from None
-    if as_json:
-        typer.echo(json.dumps(report.to_dict(), indent=2))
-    else:
-        _print_backup(report)
+    _show(lambda: run_backup(settings, dest, server), as_json, _print_backup)
 
 
 def run_backup(settings: Settings, dest: Path, server: str | None) -> BackupReport:
@@ -61,14 +58,20 @@ def restore(
     checksum; the restored catalog and store are opened and counted before it is in place."""
     from modalign.backup import restore_backup
 
+    settings = settings_of(ctx)
+    _show(lambda: restore_backup(settings, src), as_json, _print_restore)
+
+
+def _show(run: Callable[[], R], as_json: bool, print_report: Callable[[R], None]) -> None:
+    """Run the operation; print its report (as JSON if asked) or a one-line error."""
     try:
-        report = restore_backup(settings_of(ctx), src)
+        report = run()
     except ModalignError as exc:
         raise fail(str(exc)) from None
     if as_json:
-        typer.echo(json.dumps(report.to_dict(), indent=2))
+        typer.echo(report.model_dump_json(indent=2))
     else:
-        _print_restore(report)
+        print_report(report)
 
 
 def _print_backup(report: BackupReport) -> None:

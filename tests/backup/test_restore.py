@@ -8,7 +8,7 @@ gone, and a restore that is refused must leave its target as it was.
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psycopg
@@ -93,11 +93,6 @@ def backed_up(tmp_path_factory: pytest.TempPathFactory, tower_cache: Path) -> It
     yield base / "backup"
 
 
-def _damaged_copy(backup: Path, into: Path) -> Path:
-    copy_tree(backup, into)
-    return into
-
-
 def _target(tmp_path: Path, tower_cache: Path, **kwargs: str) -> Settings:
     return index_settings(tmp_path / "restored" / "data", tower_cache, **kwargs)
 
@@ -130,42 +125,37 @@ def test_a_restore_into_an_empty_existing_folder_fills_it(
         "catalog.db", "models", "qdrant"]
 
 
-def test_a_tampered_file_is_named_and_nothing_is_written(
-    backed_up: Path, tmp_path: Path, tower_cache: Path
-) -> None:
-    backup = _damaged_copy(backed_up, tmp_path / "backup")
-    segment = next(p for p in (backup / "qdrant" / "collections").rglob("*") if p.is_file()
-                   and p.stat().st_size > 0)
+def _flip_a_store_byte(backup: Path) -> str:
+    segment = next(p for p in sorted((backup / "qdrant" / "collections").rglob("*"))
+                   if p.is_file() and p.stat().st_size > 0)
     with segment.open("r+b") as handle:
         first = handle.read(1)
         handle.seek(0)
         handle.write(bytes([first[0] ^ 0xFF]))
-    target = _target(tmp_path, tower_cache)
-    shown = segment.relative_to(backup).as_posix()
-    with pytest.raises(InvalidInputError, match=rf"{shown} has SHA-256 [0-9a-f]+, the manifest"):
-        restore_backup(target, backup)
-    assert _untouched(target)
+    return rf"{segment.relative_to(backup).as_posix()} has SHA-256 [0-9a-f]+, the manifest says"
 
 
-def test_a_truncated_manifest_is_refused_and_nothing_is_written(
-    backed_up: Path, tmp_path: Path, tower_cache: Path
-) -> None:
-    backup = _damaged_copy(backed_up, tmp_path / "backup")
+def _truncate_the_manifest(backup: Path) -> str:
     manifest = backup / MANIFEST_FILE
     manifest.write_bytes(manifest.read_bytes()[: manifest.stat().st_size // 2])
-    target = _target(tmp_path, tower_cache)
-    with pytest.raises(InvalidInputError, match="truncated or damaged"):
-        restore_backup(target, backup)
-    assert _untouched(target)
+    return r"not readable JSON \(truncated or damaged\?\)"
 
 
-def test_a_missing_file_is_named_and_nothing_is_written(
-    backed_up: Path, tmp_path: Path, tower_cache: Path
-) -> None:
-    backup = _damaged_copy(backed_up, tmp_path / "backup")
+def _remove_a_model_file(backup: Path) -> str:
     (backup / "models" / MODEL / "card.json").unlink()
+    return rf"models/{MODEL}/card\.json is missing"
+
+
+@pytest.mark.parametrize("damage", [_flip_a_store_byte, _truncate_the_manifest,
+                                    _remove_a_model_file])
+def test_a_damaged_backup_is_refused_naming_the_damage_and_nothing_is_written(
+    backed_up: Path, tmp_path: Path, tower_cache: Path, damage: Callable[[Path], str]
+) -> None:
+    backup = tmp_path / "backup"
+    copy_tree(backed_up, backup)
+    message = damage(backup)
     target = _target(tmp_path, tower_cache)
-    with pytest.raises(InvalidInputError, match=rf"models/{MODEL}/card\.json is missing"):
+    with pytest.raises(InvalidInputError, match=message):
         restore_backup(target, backup)
     assert _untouched(target)
 

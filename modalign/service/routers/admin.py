@@ -20,6 +20,8 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
+from modalign.backup.create import BackupReport
+from modalign.backup.create import create_backup as backup_index
 from modalign.service.deps import ApiKeyDep, StateDep
 from modalign.service.problems import ProblemError, problem_responses
 from modalign.service.state import ServiceState
@@ -40,7 +42,7 @@ class BackupRequest(BaseModel):
 
 
 BACKUP_EXAMPLE: Any = {
-    "name": "nightly-2026-06-01", "path": "/data/backups/nightly-2026-06-01", "files": 257,
+    "path": "/data/backups/nightly-2026-06-01", "files": 257,
     "bytes": 424143972, "seconds": 0.8, "paused_seconds": 0.4, "catalog": "sqlite",
     "store": "edge", "rows": {"assets": 20, "captions": 20, "model_versions": 1},
     "points": {"modalign_v1__images": 20, "modalign_v1__captions": 20}, "models": ["v1"],
@@ -48,25 +50,10 @@ BACKUP_EXAMPLE: Any = {
 }
 
 
-class BackupView(BaseModel):
-    """What the backup wrote (``paused_seconds``: how long writes were held back; ``bytes``
-    counts the holes of sparse files, which take no disk)."""
+class BackupView(BackupReport):
+    """What the backup wrote (see :class:`modalign.backup.BackupReport`)."""
 
     model_config = ConfigDict(json_schema_extra={"examples": [BACKUP_EXAMPLE]})
-
-    name: str
-    path: str
-    files: int
-    bytes: int
-    seconds: float
-    paused_seconds: float
-    catalog: str
-    store: str
-    rows: dict[str, int]
-    points: dict[str, int]
-    models: list[str]
-    missing_models: list[str]
-    left_out: list[str]
 
 
 @router.post(
@@ -81,8 +68,6 @@ async def create_backup(body: BackupRequest, state: StateDep) -> BackupView:
 
 def run_backup(state: ServiceState, name: str) -> BackupView:
     """Take the backup ``name`` now, unless one is running or the name is taken (409)."""
-    from modalign.backup import create_backup as backup_index
-
     dest: Path = state.settings.paths.backups_dir / name
     if dest.exists():
         raise ProblemError(409, f"backup {name!r} exists; choose a new name")
@@ -93,4 +78,4 @@ def run_backup(state: ServiceState, name: str) -> BackupView:
         report = backup_index(state.settings, dest, store=state.store, quiesce=quiesce)
     finally:
         state.backing_up.release()
-    return BackupView(name=name, **report.to_dict())
+    return BackupView.model_validate(report.model_dump())
