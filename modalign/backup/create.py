@@ -35,6 +35,7 @@ from modalign.backup.manifest import (
 )
 from modalign.backup.staging import staged_folder
 from modalign.config import Settings
+from modalign.errors import InvalidInputError
 from modalign.filecopy import copy_tree, make_durable
 from modalign.search.naming import Kind, check_version, collection_name
 from modalign.search.store import VectorStore
@@ -92,6 +93,7 @@ def create_backup(
     job runner, between batches).
     """
     started = time.perf_counter()
+    _check_destination(settings, dest)
     check_catalog_exists(settings.database_url)
     with staged_folder(dest, "backup destination") as work:
         with _opened(settings, store) as live:
@@ -104,6 +106,15 @@ def create_backup(
     log.info("backup %s: %d files, %.1f MB in %.1f s (writes paused %.2f s)", dest, report.files,
              report.bytes / 1e6, report.seconds, report.paused_seconds)
     return report
+
+
+def _check_destination(settings: Settings, dest: Path) -> None:
+    """InvalidInputError for a destination inside what the backup copies."""
+    real = dest.resolve()
+    for copied in (settings.paths.store_dir, settings.paths.models_dir):
+        if real.is_relative_to(copied.resolve()):
+            raise InvalidInputError(f"the backup destination {dest} is inside {copied}, which "
+                                    "the backup copies; choose a folder outside it")
 
 
 @contextmanager

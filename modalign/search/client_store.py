@@ -341,8 +341,7 @@ class ClientStore:
             return
         if self._path is None:
             raise StoreError("an in-memory qdrant-client store has no files to snapshot")
-        with self._guard():
-            copy_tree(self._path, dest, ["meta.json", "collection"])
+        copy_tree(self._path, dest, ["meta.json", "collection"])  # no client call: no lock
 
     # -- internals ---------------------------------------------------------------------------
 

@@ -40,6 +40,13 @@ def test_a_backup_into_a_folder_in_use_is_refused(edge_index: Settings, tmp_path
     assert [p.name for p in dest.iterdir()] == ["notes.txt"]
 
 
+def test_a_backup_into_what_it_copies_is_refused(edge_index: Settings) -> None:
+    for inside in (edge_index.paths.models_dir / MODEL / "b", edge_index.paths.store_dir / "b"):
+        with pytest.raises(InvalidInputError, match="which the backup copies"):
+            create_backup(edge_index, inside)
+        assert not inside.exists()
+
+
 def test_a_data_directory_without_catalog_is_refused(tmp_path: Path) -> None:
     settings = index_settings(tmp_path / "data", tmp_path / "cache")
     with pytest.raises(InvalidInputError, match="no catalog"):
