@@ -36,6 +36,7 @@ from .helpers import (
 
 KEY = "admin-test-key"
 FIRST = 16
+PAUSE_WATCHED_S = 3.0  # several batches' time: a runner that did not pause would progress
 IMAGES = collection_name("modalign", TINY_MODEL, Kind.IMAGES)
 
 
@@ -112,6 +113,26 @@ def test_a_backup_during_a_job_is_consistent_and_searches_keep_answering(
     target = settings.model_copy(update={"paths": PathsSettings(data_dir=tmp_path / "restored")})
     restored = restore_backup(target, backup)
     assert restored.points == body["points"] == read_manifest(backup).store.points
+
+
+def test_the_job_runner_stops_between_batches_while_paused(
+    server: tuple[LiveServer, Settings],
+) -> None:
+    live, settings = server
+    make_images(settings.paths.data_dir / "sources" / "third", 40, offset=FIRST + 40)
+    state = live.app.state.modalign
+    assert isinstance(state, ServiceState) and state.jobs is not None
+    with _client(live) as http:
+        job = http.post("/v1/jobs", json={"source": "sources/third"}).json()
+        url = f"/v1/jobs/{job['id']}"
+        wait_for(lambda: http.get(url).json()["done_items"] > 0, 300, "the job's first batch")
+        with state.jobs.pause():
+            paused = http.get(url).json()
+            time.sleep(PAUSE_WATCHED_S)
+            later = http.get(url).json()
+        finished = wait_for_job(http, job["id"])
+    assert later["done_items"] == paused["done_items"] and later["pending_items"] > 0
+    assert finished["done_items"] == 40
 
 
 def test_the_command_line_asks_the_running_service(
