@@ -5,9 +5,11 @@ during the pause while writes wait for its end."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from contextlib import closing
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import pytest
@@ -18,9 +20,12 @@ from modalign.errors import StoreError
 from modalign.search import Kind, QueryParams, VectorStore
 from modalign.search.client_store import ClientStore
 from modalign.search.factory import open_store
+from modalign.search.filters import Filter, Match
+from modalign.search.schema import ImagePayload
+from modalign.search.store import PayloadUpdate
 
 from .conftest import BACKENDS, load
-from .dataset import IMAGE_DIM, Dataset
+from .dataset import CAPTION_DIM, IMAGE_DIM, Dataset
 
 WAIT_S = 30.0
 BLOCKED_S = 0.3
@@ -109,6 +114,38 @@ def test_queries_answer_and_writes_wait_during_a_pause(
     writer.join(WAIT_S)
     store.upsert(Kind.IMAGES, [point])  # back as loaded, for the other tests
     assert store.count(Kind.IMAGES) == before
+
+
+NOTHING = Filter(must=[Match(field="source", value="no-such-source")])
+WRITES: dict[str, Callable[[VectorStore, Dataset], None]] = {
+    "upsert": lambda store, data: store.upsert(Kind.IMAGES, data.images[:1]),
+    "delete": lambda store, data: store.delete(Kind.IMAGES, [str(uuid.UUID(int=1))]),
+    "delete_where": lambda store, data: store.delete_where(Kind.IMAGES, NOTHING),
+    "set_payload": lambda store, data: store.set_payload(
+        Kind.IMAGES, [PayloadUpdate(NOTHING, cast(ImagePayload, data.images[0].payload))]),
+    "create_version": lambda store, data: store.create_version(
+        "v1", image_dim=IMAGE_DIM, caption_dim=CAPTION_DIM),
+    "set_active_version": lambda store, data: store.set_active_version("v1"),
+}
+
+
+@pytest.mark.parametrize("write", sorted(WRITES))
+def test_every_write_waits_for_the_pause(
+    on_disk: tuple[str, VectorStore], dataset: Dataset, write: str
+) -> None:
+    store = on_disk[1]
+    done = threading.Event()
+
+    def run() -> None:
+        WRITES[write](store, dataset)
+        done.set()
+
+    with store.pause_writes():
+        thread = threading.Thread(target=run)
+        thread.start()
+        assert not done.wait(BLOCKED_S)
+    assert done.wait(WAIT_S)
+    thread.join(WAIT_S)
 
 
 def test_an_in_memory_store_has_nothing_to_snapshot(tmp_path: Path) -> None:
