@@ -40,6 +40,11 @@ class PathsSettings(BaseModel):
     def reports_dir(self) -> Path:
         return self.data_dir / "reports"
 
+    @property
+    def backups_dir(self) -> Path:
+        """Where the service writes the backups asked for through its API."""
+        return self.data_dir / "backups"
+
     def to_stored(self, path: Path) -> str:
         """``path`` as the catalog keeps it: relative to the data directory when inside it (so a
         copied, moved or restored data directory still finds its files), else absolute. Symlinks

@@ -31,6 +31,10 @@ class StoreError(ModalignError):
     """The vector store failed."""
 
 
+class StoreBusyError(StoreError):
+    """The on-disk vector store is owned by another process (qdrant-edge allows one)."""
+
+
 class EncoderError(ModalignError):
     """Loading or running an encoder failed."""
 

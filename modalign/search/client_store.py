@@ -11,6 +11,10 @@
   tests. It is a brute-force pure-Python engine: payload indexes and search params have no effect
   there (and are not sent), and it is not thread-safe, so this class serialises calls to it with a
   lock. It is far too slow for real data (see ``bench/search.py``): tests and small demos only.
+- **Snapshots** (:meth:`ClientStore.snapshot`, inside :meth:`ClientStore.pause_writes`, which holds
+  this process's writes back): a server writes one per collection through its snapshot API, which
+  is downloaded and then deleted on the server; local mode has no snapshot API (it raises), so its
+  folder is copied while the writes are paused.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
@@ -28,11 +33,13 @@ from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedR
 
 from modalign.config import StoreSettings
 from modalign.errors import InvalidInputError, NotFoundError, StoreError, TransientError
+from modalign.filecopy import copy_tree
 from modalign.search import checks
 from modalign.search.client_filters import to_client
 from modalign.search.edge_state import VersionSpec
 from modalign.search.filters import Filter
 from modalign.search.naming import Kind, alias_name, check_version, collection_name, version_of
+from modalign.search.pause import WritePause, pausable_write
 from modalign.search.schema import FieldType, fields_of
 from modalign.search.store import (
     CollectionInfo,
@@ -59,10 +66,16 @@ OPTIMIZE_TIMEOUT_S = 3600.0
 class ClientStore:
     """qdrant-client backend of :class:`~modalign.search.store.VectorStore`."""
 
-    def __init__(self, client: QdrantClient, settings: StoreSettings, *, local: bool) -> None:
+    def __init__(
+        self, client: QdrantClient, settings: StoreSettings, *, local: bool,
+        path: Path | None = None,
+    ) -> None:
+        """``path``: the folder of a local-mode client on disk (what its snapshot copies)."""
         self._client = client
         self._settings = settings
         self._local = local
+        self._path = path
+        self.write_pause = WritePause()
         self._lock = threading.RLock()
         self._specs: dict[str, VersionSpec] = {}
 
@@ -74,6 +87,7 @@ class ClientStore:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    @pausable_write
     def close(self) -> None:
         """Close the client's connections (or the local database)."""
         with self._guard():
@@ -81,6 +95,7 @@ class ClientStore:
 
     # -- versions ----------------------------------------------------------------------------
 
+    @pausable_write
     def create_version(self, version: str, *, image_dim: int, caption_dim: int) -> None:
         """Create both collections of ``version`` (no-op if they exist with the same sizes)."""
         check_version(version)
@@ -89,6 +104,7 @@ class ClientStore:
         self._specs.pop(version, None)
         log.info("created collections of version %s (dims %d/%d)", version, image_dim, caption_dim)
 
+    @pausable_write
     def drop_version(self, version: str) -> None:
         """Delete both collections of a version that is not the active one."""
         self._spec(version)
@@ -104,6 +120,7 @@ class ClientStore:
         names = (version_of(self._prefix, c.name, Kind.IMAGES) for c in found)
         return sorted(v for v in names if v is not None)
 
+    @pausable_write
     def set_active_version(self, version: str) -> None:
         """Move both aliases to ``version`` in one atomic alias update."""
         self._spec(version)
@@ -138,6 +155,7 @@ class ClientStore:
 
     # -- points ------------------------------------------------------------------------------
 
+    @pausable_write
     def upsert(self, kind: Kind, points: Sequence[PointIn], *, version: str | None = None) -> None:
         """Insert or replace points; applied (``wait=True``) when this returns."""
         if not points:
@@ -147,6 +165,7 @@ class ClientStore:
         structs = [models.PointStruct(id=i, vector=v, payload=p) for i, v, p in rows]
         self._call(self._client.upsert, name, structs, wait=True)
 
+    @pausable_write
     def delete(self, kind: Kind, ids: Sequence[str], *, version: str | None = None) -> None:
         """Delete points by id (unknown ids are ignored)."""
         if not ids:
@@ -155,6 +174,7 @@ class ClientStore:
         selector = models.PointIdsList(points=list(checks.point_ids(ids)))
         self._call(self._client.delete, name, points_selector=selector, wait=True)
 
+    @pausable_write
     def delete_where(self, kind: Kind, filter: Filter, *, version: str | None = None) -> None:
         """Delete every point matching ``filter`` (a non-empty one); applied when this returns."""
         flt = to_client(checks.required_filter(kind, filter))
@@ -162,6 +182,7 @@ class ClientStore:
         selector = models.FilterSelector(filter=flt)
         self._call(self._client.delete, name, points_selector=selector, wait=True)
 
+    @pausable_write
     def set_payload(
         self, kind: Kind, updates: Sequence[PayloadUpdate], *, version: str | None = None
     ) -> None:
@@ -302,6 +323,25 @@ class ClientStore:
             if all(self.info(k, version=chosen).status == "green" for k in Kind):
                 return
             time.sleep(0.5)
+
+    def pause_writes(self) -> contextlib.AbstractContextManager[None]:
+        """Hold this process's writes back for the block, once the ones in progress finished."""
+        return self.write_pause.paused()
+
+    def snapshot(self, dest: Path) -> None:
+        """Write every collection of this store into ``dest``, inside :meth:`pause_writes`:
+        server snapshots (``<collection>.snapshot``), or the files of local mode on disk."""
+        if not self.write_pause.held_here:
+            raise StoreError("a store snapshot needs the writes paused (pause_writes)")
+        if not self._local:
+            from modalign.search.server_snapshots import download_snapshots
+
+            names = [self._name(v, kind) for v in self.versions() for kind in Kind]
+            self._call(download_snapshots, self._client, self._settings, names, dest)
+            return
+        if self._path is None:
+            raise StoreError("an in-memory qdrant-client store has no files to snapshot")
+        copy_tree(self._path, dest, ["meta.json", "collection"])  # no client call: no lock
 
     # -- internals ---------------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO
 
-from modalign.errors import StoreError
+from modalign.errors import StoreBusyError, StoreError
 
 STATE_FILE = "state.json"
 LOCK_FILE = ".lock"
@@ -82,7 +82,7 @@ def lock_directory(root: Path) -> IO[str]:
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         handle.close()
-        raise StoreError(
+        raise StoreBusyError(
             f"the vector store at {root} is open in another process; qdrant-edge lets one process"
             " own it (stop that process, or use store.backend=client with a Qdrant server)"
         ) from None

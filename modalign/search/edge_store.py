@@ -26,6 +26,10 @@ qdrant-edge's constraints, and how this backend handles them:
   collections), and Celery workers sharing one store open and close it for every batch.
 - **Aliases** do not exist in qdrant-edge: the active version is one value in ``state.json``
   (replaced atomically) and in memory; a query resolves it once, so it never mixes two versions.
+- **Snapshots**: qdrant-edge reads snapshots a Qdrant server made (``unpack_snapshot``,
+  ``update_from_snapshot``) but cannot write one. :meth:`EdgeStore.snapshot` copies the shard
+  folders instead, inside :meth:`EdgeStore.pause_writes`: every write (upsert, delete, optimize,
+  version changes, close) waits for the pause, every shard is flushed, and queries keep running.
 """
 
 from __future__ import annotations
@@ -44,9 +48,11 @@ import qdrant_edge as qe
 
 from modalign.config import StoreSettings
 from modalign.errors import InvalidInputError, NotFoundError, StoreError
+from modalign.filecopy import copy_tree
 from modalign.search import checks
 from modalign.search.edge_filters import to_edge
 from modalign.search.edge_state import (
+    STATE_FILE,
     StoreState,
     VersionSpec,
     load_state,
@@ -55,6 +61,7 @@ from modalign.search.edge_state import (
 )
 from modalign.search.filters import Filter
 from modalign.search.naming import Kind, check_version, collection_name
+from modalign.search.pause import WritePause, pausable_write
 from modalign.search.rwlock import RWLock
 from modalign.search.schema import FieldType, fields_of
 from modalign.search.store import (
@@ -97,6 +104,7 @@ class EdgeStore:
         self._lock_handle: IO[str] | None = lock_directory(root)
         self._lock = threading.Lock()
         self._gate = RWLock()
+        self.write_pause = WritePause()
         self._shards: dict[str, qe.EdgeShard] = {}
         self._unflushed: dict[int, int] = {}  # id(shard) -> changes begun and not yet flushed
         self._names: dict[tuple[str, Kind], str] = {}
@@ -115,6 +123,7 @@ class EdgeStore:
     ) -> None:
         self.close()
 
+    @pausable_write
     def close(self) -> None:
         """Flush and close every open shard and release the directory lock (idempotent)."""
         with self._gate.write():
@@ -126,6 +135,7 @@ class EdgeStore:
 
     # -- versions ----------------------------------------------------------------------------
 
+    @pausable_write
     def create_version(self, version: str, *, image_dim: int, caption_dim: int) -> None:
         """Create both collections of ``version`` (no-op if they exist with the same sizes)."""
         check_version(version)
@@ -141,6 +151,7 @@ class EdgeStore:
             self._update_state(lambda state: state.with_version(version, spec))
         log.info("created collections of version %s (dims %d/%d)", version, image_dim, caption_dim)
 
+    @pausable_write
     def drop_version(self, version: str) -> None:
         """Delete both collections of a version that is not the active one."""
         with self._gate.write():
@@ -158,6 +169,7 @@ class EdgeStore:
         """Model versions with collections in this store."""
         return sorted(self._state.versions)
 
+    @pausable_write
     def set_active_version(self, version: str) -> None:
         """Point the images and captions aliases at ``version``, atomically for readers."""
         self._check_open()
@@ -181,6 +193,7 @@ class EdgeStore:
 
     # -- points ------------------------------------------------------------------------------
 
+    @pausable_write
     def upsert(self, kind: Kind, points: Sequence[PointIn], *, version: str | None = None) -> None:
         """Insert or replace points; durable (WAL + flush) when this returns."""
         if not points:
@@ -191,6 +204,7 @@ class EdgeStore:
             with self._flushed(shard):
                 self._call(shard.update, qe.UpdateOperation.upsert_points(batch))
 
+    @pausable_write
     def delete(self, kind: Kind, ids: Sequence[str], *, version: str | None = None) -> None:
         """Delete points by id (unknown ids are ignored); durable when this returns."""
         if not ids:
@@ -200,12 +214,14 @@ class EdgeStore:
             with self._flushed(shard):
                 self._call(shard.update, qe.UpdateOperation.delete_points(pids))
 
+    @pausable_write
     def delete_where(self, kind: Kind, filter: Filter, *, version: str | None = None) -> None:
         """Delete every point matching ``filter`` (a non-empty one); durable when this returns."""
         flt = to_edge(checks.required_filter(kind, filter))
         with self._using(kind, version) as (shard, _), self._flushed(shard):
             self._call(shard.update, qe.UpdateOperation.delete_points_by_filter(flt))
 
+    @pausable_write
     def set_payload(
         self, kind: Kind, updates: Sequence[PayloadUpdate], *, version: str | None = None
     ) -> None:
@@ -323,6 +339,7 @@ class EdgeStore:
             payload_indexes={k: _type_name(v.data_type) for k, v in raw.payload_schema.items()},
         )
 
+    @pausable_write
     def optimize(self, *, version: str | None = None) -> None:
         """Build HNSW graphs (and merge segments) where enough points wait; blocks until done."""
         chosen = self.resolve(version)
@@ -333,6 +350,26 @@ class EdgeStore:
                 log.info("optimizing %s", self._name(chosen, kind))
                 with self._flushed(shard):
                     self._call(shard.optimize)
+
+    @contextmanager
+    def pause_writes(self) -> Iterator[None]:
+        """Hold every write back for the block, once the ones in progress have finished and every
+        shard is flushed; queries keep running."""
+        with self.write_pause.paused():
+            with self._gate.read():
+                for shard in list(self._shards.values()):
+                    if self._unflushed.pop(id(shard), 0):
+                        self._call(shard.flush)
+            yield
+
+    def snapshot(self, dest: Path) -> None:
+        """Copy ``state.json`` and every shard folder into ``dest``; only inside
+        :meth:`pause_writes`, so nothing changes during the copy."""
+        if not self.write_pause.held_here:
+            raise StoreError("a store snapshot needs the writes paused (pause_writes)")
+        with self._gate.read():
+            self._check_open()
+            copy_tree(self._root, dest, [STATE_FILE, "collections"])
 
     def raw_shard(self, kind: Kind, *, version: str | None = None) -> qe.EdgeShard:
         """The underlying shard, for benchmarks and diagnostics (do not close it yourself)."""

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from modalign.config import Settings
+from modalign.errors import StoreBusyError, StoreError
 from modalign.search.store import VectorStore
 
 
@@ -24,6 +27,20 @@ def open_store(settings: Settings) -> VectorStore:
     if settings.store.url:
         client = QdrantClient(url=settings.store.url, api_key=settings.store.api_key)
         return ClientStore(client, settings.store, local=False)
-    path = settings.paths.store_dir / "local"
+    path = local_store_path(settings)
     path.mkdir(parents=True, exist_ok=True)
-    return ClientStore(QdrantClient(path=str(path)), settings.store, local=True)
+    try:
+        client = QdrantClient(path=str(path))
+    except RuntimeError as exc:
+        if "already accessed" not in str(exc):  # its folder lock is taken
+            raise StoreError(f"qdrant-client: {exc}") from exc
+        raise StoreBusyError(
+            f"the local qdrant-client store at {path} is open in another process"
+            " (stop that process, or use a Qdrant server)"
+        ) from exc
+    return ClientStore(client, settings.store, local=True, path=path)
+
+
+def local_store_path(settings: Settings) -> Path:
+    """Where qdrant-client's local mode keeps its files (store.backend=client without a URL)."""
+    return settings.paths.store_dir / "local"

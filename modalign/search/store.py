@@ -21,6 +21,9 @@ Contract, whatever the backend:
   durable write: the image fields of an :class:`~modalign.search.schema.ImagePayload` set on
   every point matching each update's filter (caption points keep their own text, position and
   image id). ``scroll_all`` pages through every point.
+- ``pause_writes`` holds every write of this process back for its block (after the writes in
+  progress have finished) while queries keep answering; ``snapshot(dest)``, called inside it,
+  writes a consistent copy of the store into the folder ``dest`` (see :mod:`modalign.backup`).
 - Bad input (unknown field, wrongly typed value, wrong vector size) raises
   :class:`~modalign.errors.InvalidInputError`; an unknown version or collection
   :class:`~modalign.errors.NotFoundError`; engine failures :class:`~modalign.errors.StoreError`.
@@ -29,7 +32,9 @@ Contract, whatever the backend:
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal, NamedTuple, Protocol
 
 import numpy as np
@@ -192,5 +197,9 @@ class VectorStore(Protocol):
     def info(self, kind: Kind, *, version: str | None = None) -> CollectionInfo: ...
 
     def optimize(self, *, version: str | None = None) -> None: ...
+
+    def pause_writes(self) -> AbstractContextManager[None]: ...
+
+    def snapshot(self, dest: Path) -> None: ...
 
     def close(self) -> None: ...

@@ -23,7 +23,7 @@ from modalign.service.gauges import collection_points, item_counts, queue_depth
 from modalign.service.metrics import MetricsMiddleware, ServiceMetrics, StateSources
 from modalign.service.openapi import install_openapi
 from modalign.service.problems import Problem, install_problem_handlers
-from modalign.service.routers import assets, health, jobs, models, search
+from modalign.service.routers import admin, assets, health, jobs, models, search
 from modalign.service.schemas import QueryBody, UploadForm
 from modalign.service.state import ServiceState, open_state
 
@@ -51,7 +51,7 @@ def create_app(settings: Settings) -> FastAPI:
     install_problem_handlers(app)
     for router in (
         search.router, assets.router, jobs.router, models.router, health.router,
-        dashboard.router,
+        admin.router, dashboard.router,
     ):
         app.include_router(router)
     install_openapi(app, [QueryBody, UploadForm, Problem])
@@ -65,6 +65,7 @@ TAGS = [
     {"name": "jobs", "description": "Ingestion jobs: start, watch, resume."},
     {"name": "models", "description": "Model versions and the active one."},
     {"name": "health", "description": "Liveness, readiness, Prometheus metrics."},
+    {"name": "admin", "description": "Backups of the whole index, taken while it serves."},
     {"name": "dashboard", "description": "The ops page and the JSON it polls."},
 ]
 

@@ -10,7 +10,8 @@ One background thread takes job ids from a queue and calls the ingestion engine'
 
 Batches are handed to the dispatcher one at a time, so the backlog is known (the queue depth shown
 for in-process mode) and shutdown stops between batches: what is left stays pending in the catalog
-and ``POST /v1/jobs/{id}/resume`` (or ``modalign jobs resume``) finishes it.
+and ``POST /v1/jobs/{id}/resume`` (or ``modalign jobs resume``) finishes it. A backup pauses the
+runner between batches too (:meth:`JobRunner.pause`), so the catalog and the store it copies agree.
 
 The service holds the jobs it created or resumed under one lease (owner role ``api``, see
 :mod:`modalign.ingest.lease`) from the request on, so a job waiting in this thread's queue is not
@@ -25,7 +26,7 @@ import logging
 import queue
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -37,6 +38,7 @@ from modalign.config import Settings
 from modalign.errors import JobLeaseError
 from modalign.ingest.lease import LeaseKeeper
 from modalign.ingest.owners import Owner, Role
+from modalign.search.pause import WritePause
 from modalign.search.store import VectorStore
 
 if TYPE_CHECKING:
@@ -83,6 +85,7 @@ class JobRunner:
         self._stopping = threading.Event()
         self._backlog = 0
         self._lock = threading.Lock()
+        self._batches = WritePause()
         self._thread = threading.Thread(target=self._loop, name="modalign-jobs", daemon=True)
         self._thread.start()
 
@@ -101,6 +104,10 @@ class JobRunner:
     def take_over(self, job_id: int, *, force: bool = False) -> None:
         """Hold the job here; JobLeaseError if another live process holds it (unless forced)."""
         self.leases.take_over(job_id, force=force)
+
+    def pause(self) -> AbstractContextManager[None]:
+        """No batch runs inside the block: the one running now finishes first, the next waits."""
+        return self._batches.paused()
 
     def close(self) -> None:
         """Stop after the batch running now; unfinished work stays pending in the catalog."""
@@ -121,7 +128,8 @@ class JobRunner:
                     log.info("job %d: stopping before batch %d (shutdown)", job_id, batch_no)
                     return
                 self.leases.check(job_id)
-                self.inner.dispatch(job_id, [batch_no])
+                with self._batches.writing():
+                    self.inner.dispatch(job_id, [batch_no])
                 remaining -= 1
                 self._add_backlog(-1)
         finally:

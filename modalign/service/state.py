@@ -7,7 +7,8 @@ job runner shares this very instance), the query encoder, and a Redis probe when
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -36,6 +37,7 @@ class ServiceState:
     broker: BrokerProbe | None
     jobs: JobRunner | None = None
     texts: TextBatcher | None = None
+    backing_up: threading.Lock = field(default_factory=threading.Lock)  # one backup at a time
 
     def close(self) -> None:
         """Stop the job thread between batches, then close the broker probe, store, engine."""

@@ -114,6 +114,7 @@ def test_openapi_is_complete_with_examples(bare: TestClient) -> None:
         ("get", "/v1/jobs/{job_id}"), ("post", "/v1/jobs/{job_id}/resume"),
         ("get", "/v1/models"), ("post", "/v1/models/{model_id}/activate"),
         ("get", "/healthz"), ("get", "/readyz"), ("get", "/metrics"), ("get", "/v1/dashboard"),
+        ("post", "/v1/admin/backups"),
     }
     found = {(m, p) for p, ops in schema["paths"].items() for m in ops}
     assert expected <= found

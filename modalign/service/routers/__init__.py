@@ -1,1 +1,1 @@
-"""The API's routers, one per resource: search, assets, jobs, models, health."""
+"""The API's routers, one per resource: search, assets, jobs, models, health, admin."""
