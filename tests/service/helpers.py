@@ -150,3 +150,63 @@ def wait_for_job(client: httpx.Client, job_id: int, timeout: float = 300) -> dic
 
     wait_for(finished, timeout, f"job {job_id}")
     return state
+
+
+def nested_filter(depth: int, leaf: str = '{"field": "width", "op": "range", "gte": 1}') -> str:
+    """A filter's JSON text ``depth`` levels deep (the top level is 1), built as text so any depth
+    can be sent."""
+    return '{"must": [' * depth + leaf + "]}" * depth
+
+
+def boundary_filters() -> dict[str, tuple[str, bool]]:
+    """Filters at and past the documented limits, as JSON text, with whether each is accepted."""
+    from modalign.search.filters import (
+        INT64_MAX,
+        INT64_MIN,
+        MAX_ANY_VALUES,
+        MAX_FILTER_CONDITIONS,
+        MAX_FILTER_DEPTH,
+    )
+
+    def leaf(value: str) -> str:
+        return f'{{"field": "asset_id", "op": "match", "value": {value}}}'
+
+    def match(value: str) -> str:
+        return f'{{"must": [{leaf(value)}]}}'
+
+    def any_of(count: int) -> str:
+        values = ", ".join(str(i) for i in range(count))
+        return f'{{"must": [{{"field": "asset_id", "op": "any", "values": [{values}]}}]}}'
+
+    def flat(count: int) -> str:
+        return '{"should": [' + ", ".join([leaf("1")] * count) + "]}"
+
+    def bound(value: str) -> str:
+        return f'{{"must": [{{"field": "width", "op": "range", "lte": {value}}}]}}'
+
+    return {
+        "depth at the limit": (nested_filter(MAX_FILTER_DEPTH), True),
+        "depth past the limit": (nested_filter(MAX_FILTER_DEPTH + 1), False),
+        "depth 300": (nested_filter(300), False),
+        "depth 5000": (nested_filter(5000), False),
+        "conditions at the limit": (flat(MAX_FILTER_CONDITIONS), True),
+        "conditions past the limit": (flat(MAX_FILTER_CONDITIONS + 1), False),
+        "MatchAny values at the limit": (any_of(MAX_ANY_VALUES), True),
+        "MatchAny values past the limit": (any_of(MAX_ANY_VALUES + 1), False),
+        "int64 max": (match(str(INT64_MAX)), True),
+        "int64 min": (match(str(INT64_MIN)), True),
+        "2**63": (match(str(2**63)), False),
+        "-(2**63) - 1": (match(str(-(2**63) - 1)), False),
+        "2**64": (match(str(2**64)), False),
+        "-(2**64)": (match(str(-(2**64))), False),
+        "10**400": (match("1" + "0" * 400), False),
+        "float 1e308 bound": (bound("1e308"), True),
+        "float 1e309 bound": (bound("1e309"), False),
+        "10**400 bound": (bound("1" + "0" * 400), False),
+        "NaN bound": (bound("NaN"), False),
+        "Infinity bound": (bound("-Infinity"), False),
+        "string NaN bound": (bound('"NaN"'), False),
+        "datetime out of range in UTC": (
+            '{"must": [{"field": "created_at", "op": "datetime_range", '
+            '"lt": "9999-12-31T23:59:59-23:59"}]}', False),
+    }

@@ -7,13 +7,13 @@ the engine query run in the threadpool, never on the event loop.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any, Literal
 
 from fastapi import APIRouter, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
+from pydantic_core import from_json
 from starlette.concurrency import run_in_threadpool
 
 from modalign.errors import InvalidInputError
@@ -152,8 +152,10 @@ def _form_knobs(fields: Mapping[str, str]) -> QueryKnobs:
     raw_filter = fields.get("filter")
     if raw_filter:
         try:
-            data["filter"] = json.loads(raw_filter)
-        except json.JSONDecodeError as exc:
+            # pydantic's parser, not json.loads: it refuses deep nesting with a ValueError where
+            # json.loads would overflow the Python stack
+            data["filter"] = from_json(raw_filter)
+        except ValueError as exc:
             raise InvalidInputError(f"form field 'filter' is not JSON: {exc}") from exc
     try:
         return QueryKnobs.model_validate(data)
