@@ -7,11 +7,14 @@ path as a trained model, cheap to make. The live server is real uvicorn on an ep
 
 from __future__ import annotations
 
+import asyncio
 import colorsys
+import json
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -210,3 +213,66 @@ def boundary_filters() -> dict[str, tuple[str, bool]]:
             '{"must": [{"field": "created_at", "op": "datetime_range", '
             '"lt": "9999-12-31T23:59:59-23:59"}]}', False),
     }
+
+
+@dataclass
+class AsgiReply:
+    """What the app answered to :func:`call_app`, and how much of the body it pulled."""
+
+    status: int
+    body: dict[str, Any]
+    chunks_read: int
+    bytes_read: int
+
+
+def call_app(
+    app: FastAPI,
+    method: str,
+    path: str,
+    chunks: Iterator[bytes],
+    headers: Sequence[tuple[str, str]] = (),
+) -> AsgiReply:
+    """One request straight to the ASGI app (lifespan included), its body pulled chunk by chunk
+    from ``chunks`` only when the app asks for more: the count shows what the service read."""
+    return asyncio.run(_call_app(app, method, path, chunks, headers))
+
+
+async def _call_app(
+    app: FastAPI, method: str, path: str, chunks: Iterator[bytes],
+    headers: Sequence[tuple[str, str]],
+) -> AsgiReply:
+    reply = AsgiReply(0, {}, 0, 0)
+    raw: list[bytes] = []
+
+    async def receive() -> dict[str, Any]:
+        chunk = next(chunks, None)
+        if chunk is None:
+            return {"type": "http.request", "body": b"", "more_body": False}
+        reply.chunks_read += 1
+        reply.bytes_read += len(chunk)
+        return {"type": "http.request", "body": chunk, "more_body": True}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            reply.status = message["status"]
+        elif message["type"] == "http.response.body":
+            raw.append(message.get("body", b""))
+
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method,
+        "scheme": "http", "path": path, "raw_path": path.encode(), "root_path": "",
+        "query_string": b"", "server": ("testserver", 80), "client": ("127.0.0.1", 1),
+        "headers": [(k.lower().encode(), v.encode()) for k, v in headers],
+    }
+    async with app.router.lifespan_context(app):
+        scope["state"] = {}
+        await app(scope, receive, send)
+    text = b"".join(raw)
+    reply.body = json.loads(text) if text.startswith(b"{") else {}
+    return reply
+
+
+def endless(chunk: bytes = b"x" * 16_384) -> Iterator[bytes]:
+    """A request body that never ends."""
+    while True:
+        yield chunk

@@ -21,6 +21,7 @@ from modalign.search.client import SearchClient
 from modalign.search.hydrate import CatalogLookup
 from modalign.search.results import CaptionHit, ImageHit
 from modalign.service.deps import StateDep
+from modalign.service.limits import MAX_JSON_BYTES
 from modalign.service.problems import ProblemError, problem_responses
 from modalign.service.schemas import (
     CaptionHits,
@@ -34,7 +35,6 @@ from modalign.service.uploads import read_capped_body, read_upload
 
 router = APIRouter(prefix="/v1/search", tags=["search"])
 
-MAX_JSON_BYTES = 1024 * 1024
 Target = Literal["images", "captions"]
 ERRORS = problem_responses(413, 415, 422, 503)
 
@@ -72,7 +72,9 @@ async def search_captions(request: Request, state: StateDep) -> CaptionHits:
     return CaptionHits(hits=hits)
 
 
-@router.post("/similar", response_model=ImageHits, responses=problem_responses(404, 422, 503))
+@router.post(
+    "/similar", response_model=ImageHits, responses=problem_responses(404, 413, 422, 503)
+)
 async def similar_images(body: SimilarBody, state: StateDep) -> ImageHits:
     """Images most like a catalogued one (the asset itself left out)."""
     knobs = knobs_of(body)
