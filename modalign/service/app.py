@@ -36,8 +36,9 @@ STATIC_DIR = Path(__file__).parent / "static"
 DESCRIPTION = """\
 Search images by text or by image, browse the catalog, run and watch ingestion jobs, and switch
 model versions. Errors are RFC 7807 problem details (`application/problem+json`). Write
-endpoints need the `X-API-Key` header when the service is configured with a key. Request bodies
-are capped (413).
+endpoints need the `X-API-Key` header when the service is configured with a write key; search,
+assets, jobs, models and the dashboard JSON take the read key (or the write key) when a read key is
+configured. Health and metrics endpoints are open. Request bodies are capped (413).
 """
 
 

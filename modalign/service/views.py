@@ -10,6 +10,7 @@ from modalign.catalog.models import Asset, Job, JobItem, JobStatus, ModelVersion
 from modalign.errors import ModalignError
 from modalign.search.naming import Kind
 from modalign.search.store import VectorStore
+from modalign.service.redact import FULL_PATHS, PathView
 from modalign.service.schemas import (
     AssetView,
     CaptionView,
@@ -23,7 +24,7 @@ from modalign.service.schemas import (
 log = logging.getLogger(__name__)
 
 
-def job_view(job: Job, now: datetime | None = None) -> JobView:
+def job_view(job: Job, now: datetime | None = None, paths: PathView = FULL_PATHS) -> JobView:
     """A job with derived progress, rate and ETA."""
     finished = job.done_items + job.failed_items + job.skipped_items
     pending = max(job.total_items - finished, 0)
@@ -31,14 +32,16 @@ def job_view(job: Job, now: datetime | None = None) -> JobView:
     running = job.status == JobStatus.RUNNING.value
     return JobView(
         id=job.id, kind=job.kind, status=job.status, dataset=job.dataset, tags=list(job.tags),
-        source=dict(job.source_spec), total_items=job.total_items, done_items=job.done_items,
-        failed_items=job.failed_items, skipped_items=job.skipped_items, pending_items=pending,
+        source=paths.tree(dict(job.source_spec)), total_items=job.total_items,
+        done_items=job.done_items, failed_items=job.failed_items,
+        skipped_items=job.skipped_items, pending_items=pending,
         new_points=job.new_points,
         progress=round(finished / job.total_items, 4) if job.total_items else 0.0,
         rate_items_per_s=rate,
         eta_s=round(pending / rate, 1) if rate and running else None,
         created_at=job.created_at, started_at=job.started_at, finished_at=job.finished_at,
-        updated_at=job.updated_at, model_version_id=job.model_version_id, error=job.error,
+        updated_at=job.updated_at, model_version_id=job.model_version_id,
+        error=None if job.error is None else paths.text(job.error),
     )
 
 
@@ -49,19 +52,23 @@ def _rate(job: Job, finished: int, now: datetime) -> float | None:
     return round(finished / seconds, 2) if seconds > 0 else None
 
 
-def job_detail(job: Job, failures: Sequence[JobItem]) -> JobDetail:
+def job_detail(
+    job: Job, failures: Sequence[JobItem], paths: PathView = FULL_PATHS
+) -> JobDetail:
     """A job with its failed items."""
     failed = [
-        FailureView(seq=i.seq, uri=i.uri, error=i.error, attempts=i.attempts) for i in failures
+        FailureView(seq=i.seq, uri=paths.uri(i.uri),
+                    error=None if i.error is None else paths.text(i.error), attempts=i.attempts)
+        for i in failures
     ]
-    return JobDetail(**job_view(job).model_dump(), failures=failed)
+    return JobDetail(**job_view(job, paths=paths).model_dump(), failures=failed)
 
 
-def asset_view(asset: Asset) -> AssetView:
+def asset_view(asset: Asset, paths: PathView = FULL_PATHS) -> AssetView:
     """An asset and its captions, with the URL of its thumbnail."""
     captions = [CaptionView(id=c.id, text=c.text, position=c.position) for c in asset.captions]
     return AssetView(
-        id=asset.id, content_hash=asset.content_hash, uri=asset.uri, width=asset.width,
+        id=asset.id, content_hash=asset.content_hash, uri=paths.uri(asset.uri), width=asset.width,
         height=asset.height, mime=asset.mime, size_bytes=asset.size_bytes, source=asset.source,
         dataset=asset.dataset, datasets=list(dict.fromkeys(m.dataset for m in asset.members))
         or [asset.dataset], split=asset.split, tags=list(asset.tags),
@@ -70,11 +77,13 @@ def asset_view(asset: Asset) -> AssetView:
     )
 
 
-def model_view(row: ModelVersion, store: VectorStore | None) -> ModelView:
+def model_view(
+    row: ModelVersion, store: VectorStore | None, paths: PathView = FULL_PATHS
+) -> ModelView:
     """A model version with its collections' state (empty when it has none in the store)."""
     return ModelView(
         id=row.id, name=row.name, dims=row.dims, active=row.active, created_at=row.created_at,
-        metrics=dict(row.metrics), card=dict(row.card),
+        metrics=dict(row.metrics), card=paths.tree(dict(row.card)),
         collections=collections_of(store, row.name) if store is not None else [],
     )
 

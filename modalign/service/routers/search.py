@@ -20,7 +20,8 @@ from modalign.errors import InvalidInputError
 from modalign.search.client import SearchClient
 from modalign.search.hydrate import CatalogLookup
 from modalign.search.results import CaptionHit, ImageHit
-from modalign.service.deps import StateDep
+from modalign.service.deps import PathViewDep, StateDep
+from modalign.service.guard import GuardedRoute
 from modalign.service.limits import MAX_JSON_BYTES
 from modalign.service.problems import ProblemError, problem_responses
 from modalign.service.schemas import (
@@ -33,10 +34,10 @@ from modalign.service.schemas import (
 from modalign.service.state import ServiceState
 from modalign.service.uploads import read_capped_body, read_upload
 
-router = APIRouter(prefix="/v1/search", tags=["search"])
+router = APIRouter(prefix="/v1/search", tags=["search"], route_class=GuardedRoute)
 
 Target = Literal["images", "captions"]
-ERRORS = problem_responses(413, 415, 422, 503)
+ERRORS = problem_responses(401, 413, 415, 422, 503)
 
 
 def _request_body(json_schema: str) -> dict[str, Any]:
@@ -55,33 +56,35 @@ def _request_body(json_schema: str) -> dict[str, Any]:
     "/images", response_model=ImageHits, responses=ERRORS,
     openapi_extra=_request_body("QueryBody"),
 )
-async def search_images(request: Request, state: StateDep) -> ImageHits:
+async def search_images(request: Request, state: StateDep, paths: PathViewDep) -> ImageHits:
     """Images nearest to a text (JSON ``text``), a vector (JSON ``vector``) or an uploaded image
     (multipart ``file``)."""
     hits = await _search(request, state, "images")
-    return ImageHits(hits=hits)
+    return ImageHits(hits=[paths.hit(hit) for hit in hits])
 
 
 @router.post(
     "/captions", response_model=CaptionHits, responses=ERRORS,
     openapi_extra=_request_body("QueryBody"),
 )
-async def search_captions(request: Request, state: StateDep) -> CaptionHits:
+async def search_captions(
+    request: Request, state: StateDep, paths: PathViewDep
+) -> CaptionHits:
     """Captions nearest to an uploaded image (multipart ``file``), a text or a vector (JSON)."""
     hits = await _search(request, state, "captions")
-    return CaptionHits(hits=hits)
+    return CaptionHits(hits=[paths.hit(hit) for hit in hits])
 
 
 @router.post(
-    "/similar", response_model=ImageHits, responses=problem_responses(404, 413, 422, 503)
+    "/similar", response_model=ImageHits, responses=problem_responses(401, 404, 413, 422, 503)
 )
-async def similar_images(body: SimilarBody, state: StateDep) -> ImageHits:
+async def similar_images(body: SimilarBody, state: StateDep, paths: PathViewDep) -> ImageHits:
     """Images most like a catalogued one (the asset itself left out)."""
     knobs = knobs_of(body)
     hits = await run_in_threadpool(
         lambda: client_for(state, needs_encoder=False).similar_images(body.asset_id, **knobs)
     )
-    return ImageHits(hits=hits)
+    return ImageHits(hits=[paths.hit(hit) for hit in hits])
 
 
 async def _search(request: Request, state: ServiceState, target: Target) -> list[Any]:
