@@ -143,6 +143,17 @@ Filter.model_rebuild()
 Leaf = Match | MatchAny | Range | DatetimeRange | IsEmpty
 
 
+def without(flt: Filter | None, cond: Leaf) -> Filter:
+    """``flt`` with ``cond`` added to its ``must_not`` list, at the same depth.
+
+    Not validated again: a filter already at the condition limit is refused by
+    :func:`check_filter` (an InvalidInputError) when it reaches the store.
+    """
+    if flt is None:
+        return Filter(must_not=[cond])
+    return flt.model_copy(update={"must_not": [*flt.must_not, cond]})
+
+
 def size_problem(data: object) -> str | None:
     """Why ``data`` (a Filter or its JSON-like form) is beyond the limits, or None.
 

@@ -26,7 +26,7 @@ from modalign.service.metrics import MetricsMiddleware, ServiceMetrics, StateSou
 from modalign.service.openapi import install_openapi
 from modalign.service.problems import Problem, install_problem_handlers
 from modalign.service.routers import assets, health, jobs, models, search
-from modalign.service.schemas import QueryBody, UploadForm
+from modalign.service.schemas import QueryBody, SimilarBody, UploadForm
 from modalign.service.state import ServiceState, open_state
 
 log = logging.getLogger(__name__)
@@ -60,7 +60,7 @@ def create_app(settings: Settings) -> FastAPI:
         dashboard.router,
     ):
         app.include_router(router)
-    install_openapi(app, [QueryBody, UploadForm, Problem])
+    install_openapi(app, [QueryBody, SimilarBody, UploadForm, Problem])
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
 

@@ -8,11 +8,11 @@ the engine query run in the threadpool, never on the event loop.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from fastapi import APIRouter, Request
 from fastapi.exceptions import RequestValidationError
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from pydantic_core import from_json
 from starlette.concurrency import run_in_threadpool
 
@@ -37,19 +37,15 @@ from modalign.service.uploads import read_capped_body, read_upload
 router = APIRouter(prefix="/v1/search", tags=["search"], route_class=GuardedRoute)
 
 Target = Literal["images", "captions"]
+Body = TypeVar("Body", bound=BaseModel)
 ERRORS = problem_responses(401, 413, 415, 422, 503)
 
 
-def _request_body(json_schema: str) -> dict[str, Any]:
-    return {
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/json": {"schema": {"$ref": f"#/components/schemas/{json_schema}"}},
-                "multipart/form-data": {"schema": {"$ref": "#/components/schemas/UploadForm"}},
-            },
-        }
-    }
+def _request_body(json_schema: str, *, upload: bool = True) -> dict[str, Any]:
+    content = {"application/json": {"schema": {"$ref": f"#/components/schemas/{json_schema}"}}}
+    if upload:
+        content["multipart/form-data"] = {"schema": {"$ref": "#/components/schemas/UploadForm"}}
+    return {"requestBody": {"required": True, "content": content}}
 
 
 @router.post(
@@ -76,10 +72,16 @@ async def search_captions(
 
 
 @router.post(
-    "/similar", response_model=ImageHits, responses=problem_responses(401, 404, 413, 422, 503)
+    "/similar", response_model=ImageHits,
+    responses=problem_responses(401, 404, 413, 415, 422, 503),
+    openapi_extra=_request_body("SimilarBody", upload=False),
 )
-async def similar_images(body: SimilarBody, state: StateDep, paths: PathViewDep) -> ImageHits:
+async def similar_images(request: Request, state: StateDep, paths: PathViewDep) -> ImageHits:
     """Images most like a catalogued one (the asset itself left out)."""
+    if not _is_json(request):
+        raise ProblemError(415, "send application/json")
+    # parsed here rather than by FastAPI: pydantic's parser refuses deep nesting as a 422
+    body = _json_body(SimilarBody, await read_capped_body(request, MAX_JSON_BYTES))
     knobs = knobs_of(body)
     hits = await run_in_threadpool(
         lambda: client_for(state, needs_encoder=False).similar_images(body.asset_id, **knobs)
@@ -88,13 +90,12 @@ async def similar_images(body: SimilarBody, state: StateDep, paths: PathViewDep)
 
 
 async def _search(request: Request, state: ServiceState, target: Target) -> list[Any]:
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type == "multipart/form-data":
+    if _content_type(request) == "multipart/form-data":
         upload = await read_upload(request, state.settings)
         knobs = knobs_of(_form_knobs(upload.fields))
         query: dict[str, Any] = {"image": upload.image}
-    elif content_type == "application/json" or content_type.endswith("+json"):
-        body = _json_body(await read_capped_body(request, MAX_JSON_BYTES))
+    elif _is_json(request):
+        body = _json_body(QueryBody, await read_capped_body(request, MAX_JSON_BYTES))
         knobs = knobs_of(body)
         query = {"text": body.text} if body.text is not None else {"vector": body.vector}
     else:
@@ -145,9 +146,18 @@ def client_for(state: ServiceState, *, needs_encoder: bool) -> SearchClient:
     )
 
 
-def _json_body(raw: bytes) -> QueryBody:
+def _content_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+def _is_json(request: Request) -> bool:
+    content_type = _content_type(request)
+    return content_type == "application/json" or content_type.endswith("+json")
+
+
+def _json_body(model: type[Body], raw: bytes) -> Body:
     try:
-        return QueryBody.model_validate_json(raw)
+        return model.model_validate_json(raw)
     except ValidationError as exc:
         raise RequestValidationError(_located(exc, "body")) from exc
 
