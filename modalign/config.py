@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Self
 
 from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -179,11 +179,27 @@ class ServiceSettings(BaseModel):
 
     host: str = Field("127.0.0.1", description="Address `modalign serve` binds.")
     port: int = Field(8000, ge=1, le=65535, description="Port `modalign serve` binds.")
-    api_key: str | None = Field(None, description="If set, write endpoints need X-API-Key.")
+    api_key: str | None = Field(
+        None, description="If set, write endpoints need X-API-Key with this (write) key."
+    )
+    read_api_key: str | None = Field(
+        None,
+        description="If set, search, assets, jobs, models and the dashboard JSON need X-API-Key "
+        "with this key or the write key; read-key callers see no host paths. Needs api_key.",
+    )
     source_roots: list[Path] = Field(
         default_factory=list, description="Folders POST /v1/jobs may ingest from (besides data)."
     )
     max_upload_bytes: int = Field(10 * 1024 * 1024, ge=1, description="Largest query upload.")
+
+    @model_validator(mode="after")
+    def _read_key_beside_a_write_key(self) -> Self:
+        # a read key without a write key would guard reads while leaving writes open
+        if self.read_api_key is not None and self.api_key is None:
+            raise ValueError("service.read_api_key needs service.api_key (the write key) too")
+        if self.read_api_key is not None and self.read_api_key == self.api_key:
+            raise ValueError("service.read_api_key must differ from service.api_key")
+        return self
 
 
 class Settings(BaseSettings):

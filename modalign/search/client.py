@@ -20,7 +20,7 @@ from PIL import Image, ImageOps
 
 from modalign.encoders.preprocess import to_rgb
 from modalign.errors import EncoderError, InvalidInputError, NotFoundError
-from modalign.search.filters import Filter, Match
+from modalign.search.filters import Filter, Match, without
 from modalign.search.hydrate import AssetLookup
 from modalign.search.naming import Kind
 from modalign.search.results import AssetInfo, CaptionHit, ImageHit
@@ -111,8 +111,7 @@ class SearchClient:
         """Images nearest to an indexed asset's image, the asset itself left out."""
         version = self._store.resolve(self._version)
         vector = self._stored_vector(asset_id, version)
-        itself = Match(field="asset_id", value=asset_id)
-        combined = Filter(must=[filter] if filter else [], must_not=[itself])
+        combined = without(filter, Match(field="asset_id", value=asset_id))
         params = QueryParams(limit, offset, score_threshold, ef, exact)
         hits = self._store.query(
             Kind.IMAGES, vector, filter=combined, params=params, version=version

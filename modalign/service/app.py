@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from importlib.metadata import version as package_version
 from pathlib import Path
 
@@ -20,11 +21,12 @@ from starlette.concurrency import run_in_threadpool
 from modalign.config import Settings
 from modalign.service import dashboard
 from modalign.service.gauges import collection_points, item_counts, queue_depth
+from modalign.service.limits import BodyLimitMiddleware, body_cap
 from modalign.service.metrics import MetricsMiddleware, ServiceMetrics, StateSources
 from modalign.service.openapi import install_openapi
 from modalign.service.problems import Problem, install_problem_handlers
 from modalign.service.routers import admin, assets, health, jobs, models, search
-from modalign.service.schemas import QueryBody, UploadForm
+from modalign.service.schemas import QueryBody, SimilarBody, UploadForm
 from modalign.service.state import ServiceState, open_state
 
 log = logging.getLogger(__name__)
@@ -34,7 +36,9 @@ STATIC_DIR = Path(__file__).parent / "static"
 DESCRIPTION = """\
 Search images by text or by image, browse the catalog, run and watch ingestion jobs, and switch
 model versions. Errors are RFC 7807 problem details (`application/problem+json`). Write
-endpoints need the `X-API-Key` header when the service is configured with a key.
+endpoints need the `X-API-Key` header when the service is configured with a write key; search,
+assets, jobs, models and the dashboard JSON take the read key (or the write key) when a read key is
+configured. Health and metrics endpoints are open. Request bodies are capped (413).
 """
 
 
@@ -47,6 +51,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.metrics = metrics = ServiceMetrics()
     metrics.watch(_metric_sources(app))
+    # the body cap sits inside the metrics middleware, so its 413s are counted too
+    app.add_middleware(BodyLimitMiddleware, cap_of=partial(body_cap, settings.service))
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     install_problem_handlers(app)
     for router in (
@@ -54,7 +60,7 @@ def create_app(settings: Settings) -> FastAPI:
         admin.router, dashboard.router,
     ):
         app.include_router(router)
-    install_openapi(app, [QueryBody, UploadForm, Problem])
+    install_openapi(app, [QueryBody, SimilarBody, UploadForm, Problem])
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
 

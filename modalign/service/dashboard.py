@@ -5,6 +5,10 @@ without scripts; ``static/dashboard.js`` then polls ``/v1/dashboard`` every coup
 updates jobs, throughput, queue depth and collections in place, and runs searches. An interrupted
 job (no live process holds it) shows the command that resumes it and a button that does it
 through ``POST /v1/jobs/{id}/resume``.
+
+When a read key is configured, a browser's page load carries no key: the page is then rendered
+empty and the script asks for a key once (kept in the tab's sessionStorage), sending it as
+X-API-Key with every poll, search and thumbnail.
 """
 
 from __future__ import annotations
@@ -19,15 +23,18 @@ from starlette.concurrency import run_in_threadpool
 
 from modalign.catalog import repo
 from modalign.catalog.db import session_scope
-from modalign.service.deps import StateDep
+from modalign.service.auth import API_KEY_HEADER, Access, Caller, authorize
+from modalign.service.deps import PathViewDep, StateDep
 from modalign.service.gauges import queue_depth
-from modalign.service.problems import problem_responses
+from modalign.service.guard import GuardedRoute
+from modalign.service.problems import ProblemError, problem_responses
+from modalign.service.redact import PathView
 from modalign.service.schemas import Dashboard, ThroughputPoint
 from modalign.service.state import ServiceState
 from modalign.service.stats import item_totals, throughput
 from modalign.service.views import job_detail, model_view
 
-router = APIRouter(tags=["dashboard"])
+router = APIRouter(tags=["dashboard"], route_class=GuardedRoute)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 
 DASHBOARD_JOBS = 10
@@ -38,14 +45,18 @@ MAX_POLL_MS = 60_000
 FAILURES_SHOWN = 5
 
 
-def dashboard_data(state: ServiceState) -> Dashboard:
+def dashboard_data(state: ServiceState, paths: PathView) -> Dashboard:
     """Everything the page shows, read in one catalog transaction."""
     with session_scope(state.readers) as session:
         jobs = [
-            job_detail(j, repo.list_failures(session=session, job_id=j.id, limit=FAILURES_SHOWN))
+            job_detail(
+                j, repo.list_failures(session=session, job_id=j.id, limit=FAILURES_SHOWN), paths
+            )
             for j in repo.list_jobs(session=session, limit=DASHBOARD_JOBS)
         ]
-        models = [model_view(m, state.store) for m in repo.list_model_versions(session=session)]
+        models = [
+            model_view(m, state.store, paths) for m in repo.list_model_versions(session=session)
+        ]
         minutes = throughput(session=session, minutes=THROUGHPUT_MINUTES)
         totals = item_totals(session=session)
     return Dashboard(
@@ -57,10 +68,18 @@ def dashboard_data(state: ServiceState) -> Dashboard:
     )
 
 
-@router.get("/v1/dashboard", response_model=Dashboard, responses=problem_responses(503))
-async def dashboard_json(state: StateDep) -> Dashboard:
+def empty_dashboard(state: ServiceState) -> Dashboard:
+    """The page's frame before the script has fetched the figures with a key."""
+    return Dashboard(
+        jobs=[], throughput=[], queue_depth=None, broker_mode=state.settings.broker.mode,
+        models=[], active_model=None, item_totals={},
+    )
+
+
+@router.get("/v1/dashboard", response_model=Dashboard, responses=problem_responses(401, 503))
+async def dashboard_json(state: StateDep, paths: PathViewDep) -> Dashboard:
     """Jobs, throughput per minute, queue depth and collections, for the ops page."""
-    return await run_in_threadpool(dashboard_data, state)
+    return await run_in_threadpool(dashboard_data, state, paths)
 
 
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
@@ -70,9 +89,23 @@ async def dashboard_page(
     poll_ms: Annotated[int, Query(ge=MIN_POLL_MS, le=MAX_POLL_MS)] = POLL_MS,
 ) -> HTMLResponse:
     """The ops page (``?poll_ms=`` sets how often it refreshes)."""
-    data = await run_in_threadpool(dashboard_data, state)
+    caller = page_caller(state, request.headers.get(API_KEY_HEADER))
+    if caller is None:
+        data, encoder = empty_dashboard(state), None
+    else:
+        paths = PathView.for_caller(state.settings, caller)
+        data = await run_in_threadpool(dashboard_data, state, paths)
+        encoder = state.queries.version
     return templates.TemplateResponse(
         request, "dashboard.html",
-        {"data": data, "poll_ms": poll_ms, "encoder": state.queries.version,
+        {"data": data, "poll_ms": poll_ms, "encoder": encoder, "needs_key": caller is None,
          "max_upload_bytes": state.settings.service.max_upload_bytes},
     )
+
+
+def page_caller(state: ServiceState, given: str | None) -> Caller | None:
+    """Who loads the page, or None when a read key is configured and was not sent."""
+    try:
+        return authorize(state.settings.service, Access.READ, given)
+    except ProblemError:
+        return None

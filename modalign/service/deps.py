@@ -1,4 +1,5 @@
-"""FastAPI dependencies as ``Annotated`` aliases: the state, a catalog session, the API key."""
+"""FastAPI dependencies as ``Annotated`` aliases: the state, a catalog session, the API keys and
+the view of host paths they give."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from sqlalchemy.orm import Session
 from modalign.catalog.db import session_scope
 from modalign.config import Settings
 from modalign.errors import TransientError
-from modalign.service.auth import api_key_scheme, check_api_key
+from modalign.service.auth import Access, Caller, api_key_scheme, authorize, read_key_scheme
+from modalign.service.redact import PathView
 from modalign.service.state import ServiceState
 
 
@@ -46,9 +48,26 @@ SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 def require_api_key(
     settings: SettingsDep, given: Annotated[str | None, Security(api_key_scheme)]
-) -> None:
-    """401 unless the configured API key (if any) was sent in X-API-Key."""
-    check_api_key(settings.service.api_key, given)
+) -> Caller:
+    """401 unless the write key (if one is configured) was sent in X-API-Key."""
+    return authorize(settings.service, Access.WRITE, given)
+
+
+def require_read_key(
+    settings: SettingsDep, given: Annotated[str | None, Security(read_key_scheme)]
+) -> Caller:
+    """401 unless the read or the write key (if a read key is configured) was sent."""
+    return authorize(settings.service, Access.READ, given)
 
 
 ApiKeyDep = Depends(require_api_key)
+ReadKeyDep = Depends(require_read_key)
+ReadCaller = Annotated[Caller, Depends(require_read_key)]
+
+
+def path_view(settings: SettingsDep, caller: ReadCaller) -> PathView:
+    """How host paths are shown to this caller (hidden from read-key callers)."""
+    return PathView.for_caller(settings, caller)
+
+
+PathViewDep = Annotated[PathView, Depends(path_view)]

@@ -19,9 +19,9 @@ from starlette.types import Message
 from modalign.config import Settings
 from modalign.errors import InvalidInputError
 from modalign.ingest.images import decode_bytes
+from modalign.service.limits import MULTIPART_OVERHEAD, declared_length
 from modalign.service.problems import ProblemError
 
-MULTIPART_OVERHEAD = 64 * 1024  # form fields and part headers around the file
 MAX_FORM_FIELDS = 16
 
 
@@ -35,8 +35,8 @@ class Upload:
 
 async def read_capped_body(request: Request, cap: int) -> bytes:
     """The whole request body, or a 413 problem as soon as it exceeds ``cap`` bytes."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > cap:
+    declared = declared_length(request.headers)
+    if declared is not None and declared > cap:
         raise _too_large(cap)
     chunks: list[bytes] = []
     size = 0

@@ -11,6 +11,7 @@ from modalign.errors import ModalignError
 from modalign.ingest.owners import describe_owner, reported_state, resume_command
 from modalign.search.naming import Kind
 from modalign.search.store import VectorStore
+from modalign.service.redact import FULL_PATHS, PathView
 from modalign.service.schemas import (
     AssetView,
     CaptionView,
@@ -24,9 +25,9 @@ from modalign.service.schemas import (
 log = logging.getLogger(__name__)
 
 
-def job_view(job: Job, now: datetime | None = None) -> JobView:
+def job_view(job: Job, now: datetime | None = None, paths: PathView = FULL_PATHS) -> JobView:
     """A job with derived state (interrupted when no live process holds it), progress, rate
-    and ETA."""
+    and ETA; host paths shown as ``paths`` allows."""
     now = now or utcnow()
     finished = job.done_items + job.failed_items + job.skipped_items
     pending = max(job.total_items - finished, 0)
@@ -35,14 +36,16 @@ def job_view(job: Job, now: datetime | None = None) -> JobView:
     running = state is JobState.RUNNING
     return JobView(
         id=job.id, kind=job.kind, status=state.value, dataset=job.dataset, tags=list(job.tags),
-        source=dict(job.source_spec), total_items=job.total_items, done_items=job.done_items,
-        failed_items=job.failed_items, skipped_items=job.skipped_items, pending_items=pending,
+        source=paths.tree(dict(job.source_spec)), total_items=job.total_items,
+        done_items=job.done_items, failed_items=job.failed_items,
+        skipped_items=job.skipped_items, pending_items=pending,
         new_points=job.new_points,
         progress=round(finished / job.total_items, 4) if job.total_items else 0.0,
         rate_items_per_s=rate,
         eta_s=round(pending / rate, 1) if rate and running else None,
         created_at=job.created_at, started_at=job.started_at, finished_at=job.finished_at,
-        updated_at=job.updated_at, model_version_id=job.model_version_id, error=job.error,
+        updated_at=job.updated_at, model_version_id=job.model_version_id,
+        error=None if job.error is None else paths.text(job.error),
         owner=job.owner, holder=describe_owner(job.owner), heartbeat_at=job.heartbeat_at,
         lease_expires_at=job.lease_expires_at,
         resume_command=resume_command(job.id) if state is JobState.INTERRUPTED else None,
@@ -56,19 +59,23 @@ def _rate(job: Job, finished: int, now: datetime) -> float | None:
     return round(finished / seconds, 2) if seconds > 0 else None
 
 
-def job_detail(job: Job, failures: Sequence[JobItem]) -> JobDetail:
+def job_detail(
+    job: Job, failures: Sequence[JobItem], paths: PathView = FULL_PATHS
+) -> JobDetail:
     """A job with its failed items."""
     failed = [
-        FailureView(seq=i.seq, uri=i.uri, error=i.error, attempts=i.attempts) for i in failures
+        FailureView(seq=i.seq, uri=paths.uri(i.uri),
+                    error=None if i.error is None else paths.text(i.error), attempts=i.attempts)
+        for i in failures
     ]
-    return JobDetail(**job_view(job).model_dump(), failures=failed)
+    return JobDetail(**job_view(job, paths=paths).model_dump(), failures=failed)
 
 
-def asset_view(asset: Asset) -> AssetView:
+def asset_view(asset: Asset, paths: PathView = FULL_PATHS) -> AssetView:
     """An asset and its captions, with the URL of its thumbnail."""
     captions = [CaptionView(id=c.id, text=c.text, position=c.position) for c in asset.captions]
     return AssetView(
-        id=asset.id, content_hash=asset.content_hash, uri=asset.uri, width=asset.width,
+        id=asset.id, content_hash=asset.content_hash, uri=paths.uri(asset.uri), width=asset.width,
         height=asset.height, mime=asset.mime, size_bytes=asset.size_bytes, source=asset.source,
         dataset=asset.dataset, datasets=list(dict.fromkeys(m.dataset for m in asset.members))
         or [asset.dataset], split=asset.split, tags=list(asset.tags),
@@ -77,11 +84,13 @@ def asset_view(asset: Asset) -> AssetView:
     )
 
 
-def model_view(row: ModelVersion, store: VectorStore | None) -> ModelView:
+def model_view(
+    row: ModelVersion, store: VectorStore | None, paths: PathView = FULL_PATHS
+) -> ModelView:
     """A model version with its collections' state (empty when it has none in the store)."""
     return ModelView(
         id=row.id, name=row.name, dims=row.dims, active=row.active, created_at=row.created_at,
-        metrics=dict(row.metrics), card=dict(row.card),
+        metrics=dict(row.metrics), card=paths.tree(dict(row.card)),
         collections=collections_of(store, row.name) if store is not None else [],
     )
 

@@ -26,6 +26,7 @@ from modalign.search import (
     image_point_id,
 )
 from modalign.search.client import SearchClient
+from modalign.search.filters import MAX_FILTER_CONDITIONS, MAX_FILTER_DEPTH
 from modalign.search.hydrate import CatalogLookup
 
 from .conftest import open_backend
@@ -174,6 +175,21 @@ def test_similar_images_leaves_the_asset_out(
     assert {tuple(h.payload["tags"]) for h in hits} == {("green",)}
     with pytest.raises(NotFoundError):
         _client(store).similar_images(999_999)
+
+
+def test_similar_images_take_filters_up_to_the_limits(
+    catalog_store: tuple[VectorStore, list[int]],
+) -> None:
+    """Leaving the asset out adds no level of nesting; it does take one of the conditions."""
+    store, ids = catalog_store
+    deepest: Filter = Filter(must=[Match(field="source", value="clipart")])
+    for _ in range(MAX_FILTER_DEPTH - 1):
+        deepest = Filter(must=[deepest])
+    hits = _client(store).similar_images(ids[4], filter=deepest, limit=3, hydrate=False)
+    assert len(hits) == 3 and ids[4] not in {h.asset_id for h in hits}
+    full = Filter(should=[Match(field="asset_id", value=i) for i in range(MAX_FILTER_CONDITIONS)])
+    with pytest.raises(InvalidInputError, match="at most 64 conditions"):
+        _client(store).similar_images(ids[4], filter=full)
 
 
 def test_hydration_is_one_catalog_round_whatever_the_hit_count(

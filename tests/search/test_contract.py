@@ -15,6 +15,9 @@ import pytest
 from modalign.errors import InvalidInputError, NotFoundError
 from modalign.search import Kind, PointIn, QueryParams, VectorStore
 from modalign.search.filters import (
+    INT64_MAX,
+    INT64_MIN,
+    MAX_ANY_VALUES,
     DatetimeRange,
     Filter,
     IsEmpty,
@@ -61,6 +64,14 @@ FILTERS: dict[str, Filter] = {
         must_not=[Match(field="split", value="val")],
     ),
     "nothing-matches": Filter(must=[Match(field="source", value="no-such-source")]),
+    "int64-bounds": Filter(
+        should=[MatchAny(field="asset_id", values=[INT64_MIN, 42, INT64_MAX]),
+                Match(field="width", value=INT64_MAX)]
+    ),
+    "huge-finite-range": Filter(must=[Range(field="width", gt=-1e308, lte=1e308)]),
+    "at-the-limits": Filter(must=[Filter(should=[Filter(must_not=[Filter(must=[
+        MatchAny(field="asset_id", values=list(range(0, 2 * MAX_ANY_VALUES, 2))),
+    ])])])]),
 }
 
 

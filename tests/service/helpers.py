@@ -7,11 +7,14 @@ path as a trained model, cheap to make. The live server is real uvicorn on an ep
 
 from __future__ import annotations
 
+import asyncio
 import colorsys
+import json
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -150,3 +153,126 @@ def wait_for_job(client: httpx.Client, job_id: int, timeout: float = 300) -> dic
 
     wait_for(finished, timeout, f"job {job_id}")
     return state
+
+
+def nested_filter(depth: int, leaf: str = '{"field": "width", "op": "range", "gte": 1}') -> str:
+    """A filter's JSON text ``depth`` levels deep (the top level is 1), built as text so any depth
+    can be sent."""
+    return '{"must": [' * depth + leaf + "]}" * depth
+
+
+def boundary_filters() -> dict[str, tuple[str, bool]]:
+    """Filters at and past the documented limits, as JSON text, with whether each is accepted."""
+    from modalign.search.filters import (
+        INT64_MAX,
+        INT64_MIN,
+        MAX_ANY_VALUES,
+        MAX_FILTER_CONDITIONS,
+        MAX_FILTER_DEPTH,
+    )
+
+    def leaf(value: str) -> str:
+        return f'{{"field": "asset_id", "op": "match", "value": {value}}}'
+
+    def match(value: str) -> str:
+        return f'{{"must": [{leaf(value)}]}}'
+
+    def any_of(count: int) -> str:
+        values = ", ".join(str(i) for i in range(count))
+        return f'{{"must": [{{"field": "asset_id", "op": "any", "values": [{values}]}}]}}'
+
+    def flat(count: int) -> str:
+        return '{"should": [' + ", ".join([leaf("1")] * count) + "]}"
+
+    def bound(value: str) -> str:
+        return f'{{"must": [{{"field": "width", "op": "range", "lte": {value}}}]}}'
+
+    return {
+        "depth at the limit": (nested_filter(MAX_FILTER_DEPTH), True),
+        "depth past the limit": (nested_filter(MAX_FILTER_DEPTH + 1), False),
+        "depth 300": (nested_filter(300), False),
+        "depth 5000": (nested_filter(5000), False),
+        "conditions at the limit": (flat(MAX_FILTER_CONDITIONS), True),
+        "conditions past the limit": (flat(MAX_FILTER_CONDITIONS + 1), False),
+        "MatchAny values at the limit": (any_of(MAX_ANY_VALUES), True),
+        "MatchAny values past the limit": (any_of(MAX_ANY_VALUES + 1), False),
+        "int64 max": (match(str(INT64_MAX)), True),
+        "int64 min": (match(str(INT64_MIN)), True),
+        "2**63": (match(str(2**63)), False),
+        "-(2**63) - 1": (match(str(-(2**63) - 1)), False),
+        "2**64": (match(str(2**64)), False),
+        "-(2**64)": (match(str(-(2**64))), False),
+        "10**400": (match("1" + "0" * 400), False),
+        "float 1e308 bound": (bound("1e308"), True),
+        "float 1e309 bound": (bound("1e309"), False),
+        "10**400 bound": (bound("1" + "0" * 400), False),
+        "NaN bound": (bound("NaN"), False),
+        "Infinity bound": (bound("-Infinity"), False),
+        "string NaN bound": (bound('"NaN"'), False),
+        "datetime out of range in UTC": (
+            '{"must": [{"field": "created_at", "op": "datetime_range", '
+            '"lt": "9999-12-31T23:59:59-23:59"}]}', False),
+    }
+
+
+@dataclass
+class AsgiReply:
+    """What the app answered to :func:`call_app`, and how much of the body it pulled."""
+
+    status: int
+    body: dict[str, Any]
+    chunks_read: int
+    bytes_read: int
+
+
+def call_app(
+    app: FastAPI,
+    method: str,
+    path: str,
+    chunks: Iterator[bytes],
+    headers: Sequence[tuple[str, str]] = (),
+) -> AsgiReply:
+    """One request straight to the ASGI app (lifespan included), its body pulled chunk by chunk
+    from ``chunks`` only when the app asks for more: the count shows what the service read."""
+    return asyncio.run(_call_app(app, method, path, chunks, headers))
+
+
+async def _call_app(
+    app: FastAPI, method: str, path: str, chunks: Iterator[bytes],
+    headers: Sequence[tuple[str, str]],
+) -> AsgiReply:
+    reply = AsgiReply(0, {}, 0, 0)
+    raw: list[bytes] = []
+
+    async def receive() -> dict[str, Any]:
+        chunk = next(chunks, None)
+        if chunk is None:
+            return {"type": "http.request", "body": b"", "more_body": False}
+        reply.chunks_read += 1
+        reply.bytes_read += len(chunk)
+        return {"type": "http.request", "body": chunk, "more_body": True}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            reply.status = message["status"]
+        elif message["type"] == "http.response.body":
+            raw.append(message.get("body", b""))
+
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method,
+        "scheme": "http", "path": path, "raw_path": path.encode(), "root_path": "",
+        "query_string": b"", "server": ("testserver", 80), "client": ("127.0.0.1", 1),
+        "headers": [(k.lower().encode(), v.encode()) for k, v in headers],
+    }
+    async with app.router.lifespan_context(app):
+        scope["state"] = {}
+        await app(scope, receive, send)
+    text = b"".join(raw)
+    reply.body = json.loads(text) if text.startswith(b"{") else {}
+    return reply
+
+
+def endless(chunk: bytes = b"x" * 16_384) -> Iterator[bytes]:
+    """A request body that never ends."""
+    while True:
+        yield chunk

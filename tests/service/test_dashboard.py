@@ -2,7 +2,8 @@
 
 While a job runs, the page (loaded once, never reloaded) shows its progress advancing; a text
 search shows thumbnails. An interrupted job shows the command that resumes it, and its button
-resumes it. Screenshots go to ``artifacts/`` at the repository root.
+resumes it. With a read key configured, the page asks for a key once and then works as without
+one. Screenshots go to ``artifacts/`` at the repository root.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from playwright.sync_api import Browser, Page, sync_playwright
 
 from modalign.ingest.runner import JobRunner
 from modalign.ingest.sources import SourceSpec
+from modalign.service.app import create_app
 
-from .helpers import LiveServer, make_images, wait_for_job
+from .helpers import LiveServer, make_images, make_settings, register_tiny_model, wait_for_job
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -32,6 +34,9 @@ ALL_THUMBNAILS_LOADED = (
     "[...document.querySelectorAll('#results img')].every(i => i.complete && i.naturalWidth > 0)"
 )
 COUNT = re.compile(r"^(\d+) / (\d+)$")
+WRITE_KEY = "dash-write"
+READ_KEY = "dash-read"
+KEYED_IMAGES = 6
 
 
 @pytest.fixture(scope="module")
@@ -163,3 +168,50 @@ def test_an_interrupted_job_shows_its_resume_command_and_button_resumes_it(
     assert page.locator(f"{row} .resume-button").count() == 0
     assert f"job {interrupted_job} resumed" in page.inner_text("#jobs-status")
     assert wait_for_job(http, interrupted_job)["done_items"] == INTERRUPTED_IMAGES
+
+
+@pytest.fixture(scope="module")
+def keyed_live(
+    tmp_path_factory: pytest.TempPathFactory, tower_cache: Path
+) -> Iterator[LiveServer]:
+    """A server with a write and a read key, a few images ingested."""
+    data = tmp_path_factory.mktemp("keyed") / "data"
+    settings = make_settings(
+        data, tower_cache, service={"api_key": WRITE_KEY, "read_api_key": READ_KEY}
+    )
+    register_tiny_model(settings)
+    make_images(data / "sources" / "few", KEYED_IMAGES)
+    server = LiveServer(create_app(settings))
+    try:
+        with server.client(headers={"x-api-key": WRITE_KEY}) as client:
+            job = client.post("/v1/jobs", json={"source": "sources/few"}).raise_for_status()
+            wait_for_job(client, job.json()["id"])
+        yield server
+    finally:
+        server.stop()
+
+
+def test_with_a_read_key_the_page_asks_for_it_once(keyed_live: LiveServer, page: Page) -> None:
+    page.goto(f"{keyed_live.url}/?poll_ms=250")
+    assert page.locator("#key-form").is_visible()
+    assert page.locator("#jobs tbody tr[data-job]").count() == 0  # nothing shown without a key
+    page.fill("#key-input", "not-the-key")
+    page.click("#key-button")
+    page.wait_for_function("document.querySelector('#updated').textContent.includes('refused')")
+    assert page.locator("#key-form").is_visible()
+
+    page.fill("#key-input", READ_KEY)
+    page.click("#key-button")
+    page.wait_for_selector("#jobs tbody tr[data-job] .badge.completed", timeout=30_000)
+    assert not page.locator("#key-form").is_visible()
+    assert "tiny-v1" in page.inner_text("#collections")
+
+    page.fill("#search-text", "a red circle")
+    page.click("#search-button")
+    page.wait_for_selector("#results figure img", timeout=30_000)
+    page.wait_for_function(ALL_THUMBNAILS_LOADED, timeout=30_000)
+    assert page.locator("#results img").count() == KEYED_IMAGES
+
+    page.reload()  # the key is kept for the tab
+    page.wait_for_selector("#jobs tbody tr[data-job]", timeout=30_000)
+    assert not page.locator("#key-form").is_visible()

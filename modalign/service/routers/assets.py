@@ -11,36 +11,38 @@ from starlette.concurrency import run_in_threadpool
 from modalign.catalog import repo
 from modalign.catalog.db import session_scope
 from modalign.catalog.models import Asset
-from modalign.service.deps import SessionDep, StateDep
+from modalign.service.deps import PathViewDep, ReadKeyDep, SessionDep, StateDep
+from modalign.service.guard import GuardedRoute
 from modalign.service.problems import problem_responses
 from modalign.service.schemas import AssetView
 from modalign.service.thumbnails import make_thumbnail, thumbnail_etag
 from modalign.service.views import asset_view
 
-router = APIRouter(prefix="/v1/assets", tags=["assets"])
+router = APIRouter(prefix="/v1/assets", tags=["assets"], route_class=GuardedRoute)
 
 AssetId = Annotated[int, Path(ge=1, le=2**62, description="Asset id.")]
 CACHE_CONTROL = "public, max-age=86400"
 
 
 @router.get(
-    "/{asset_id}", response_model=AssetView, responses=problem_responses(404, 422, 503)
+    "/{asset_id}", response_model=AssetView, responses=problem_responses(401, 404, 422, 503)
 )
-def get_asset(asset_id: AssetId, session: SessionDep) -> AssetView:
+def get_asset(asset_id: AssetId, session: SessionDep, paths: PathViewDep) -> AssetView:
     """An image's metadata and captions."""
-    return asset_view(repo.get_asset(session=session, asset_id=asset_id))
+    return asset_view(repo.get_asset(session=session, asset_id=asset_id), paths)
 
 
 @router.get(
     "/{asset_id}/thumbnail",
     response_class=Response,
+    dependencies=[ReadKeyDep],
     responses={
         200: {
             "content": {"image/jpeg": {"schema": {"type": "string", "format": "binary"}}},
             "description": "A JPEG thumbnail.",
         },
         304: {"description": "Not modified (ETag matched)."},
-        **problem_responses(404, 422, 503),
+        **problem_responses(401, 404, 422, 503),
     },
 )
 async def get_thumbnail(

@@ -17,7 +17,8 @@ from modalign.catalog.db import session_scope
 from modalign.catalog.models import JobState
 from modalign.errors import ConfigError, JobLeaseError
 from modalign.ingest.owners import jobs_in_state
-from modalign.service.deps import ApiKeyDep, SessionDep, StateDep
+from modalign.service.deps import ApiKeyDep, PathViewDep, SessionDep, StateDep
+from modalign.service.guard import GuardedRoute
 from modalign.service.problems import ProblemError, problem_responses
 from modalign.service.runner import JobRunner
 from modalign.service.schemas import JobDetail, JobList, JobRequest, JobView
@@ -25,7 +26,7 @@ from modalign.service.sources import check_allowed, resolve_source
 from modalign.service.state import ServiceState
 from modalign.service.views import job_detail, job_view
 
-router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+router = APIRouter(prefix="/v1/jobs", tags=["jobs"], route_class=GuardedRoute)
 
 JobId = Annotated[int, Path(ge=1, le=2**62, description="Job id.")]
 
@@ -74,9 +75,10 @@ def _queue(state: ServiceState, job_id: int) -> JobView:
         return job_view(repo.get_job(session=session, job_id=job_id))
 
 
-@router.get("", response_model=JobList, responses=problem_responses(422, 503))
+@router.get("", response_model=JobList, responses=problem_responses(401, 422, 503))
 def list_jobs(
     session: SessionDep,
+    paths: PathViewDep,
     status: Annotated[
         JobState | None, Query(description="Only jobs in this status (interrupted included).")
     ] = None,
@@ -85,19 +87,22 @@ def list_jobs(
 ) -> JobList:
     """Jobs, newest first."""
     jobs = jobs_in_state(session=session, state=status, limit=limit, offset=offset)
-    return JobList(jobs=[job_view(job) for job in jobs])
+    return JobList(jobs=[job_view(job, paths=paths) for job in jobs])
 
 
-@router.get("/{job_id}", response_model=JobDetail, responses=problem_responses(404, 422, 503))
+@router.get(
+    "/{job_id}", response_model=JobDetail, responses=problem_responses(401, 404, 422, 503)
+)
 def get_job(
     job_id: JobId,
     session: SessionDep,
+    paths: PathViewDep,
     failures: Annotated[int, Query(ge=0, le=1_000, description="Failed items to list.")] = 100,
 ) -> JobDetail:
     """A job's counters, rate, ETA and failed items with their reasons."""
     job = repo.get_job(session=session, job_id=job_id)
     failed = repo.list_failures(session=session, job_id=job_id, limit=failures) if failures else []
-    return job_detail(job, failed)
+    return job_detail(job, failed, paths)
 
 
 @router.post(

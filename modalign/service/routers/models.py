@@ -8,23 +8,24 @@ from starlette.concurrency import run_in_threadpool
 from modalign.catalog import repo
 from modalign.catalog.db import session_scope
 from modalign.errors import NotFoundError
-from modalign.service.deps import ApiKeyDep, SessionDep, StateDep
+from modalign.service.deps import ApiKeyDep, PathViewDep, SessionDep, StateDep
+from modalign.service.guard import GuardedRoute
 from modalign.service.problems import ProblemError, problem_responses
 from modalign.service.schemas import ModelList, ModelView
 from modalign.service.state import ServiceState
 from modalign.service.views import model_view
 
-router = APIRouter(prefix="/v1/models", tags=["models"])
+router = APIRouter(prefix="/v1/models", tags=["models"], route_class=GuardedRoute)
 
 ModelId = Path(ge=1, le=2**62, description="Model version id.")
 
 
-@router.get("", response_model=ModelList, responses=problem_responses(503))
-def list_models(state: StateDep, session: SessionDep) -> ModelList:
+@router.get("", response_model=ModelList, responses=problem_responses(401, 503))
+def list_models(state: StateDep, session: SessionDep, paths: PathViewDep) -> ModelList:
     """Every model version, its collections' size and index state, and which one is active."""
     rows = repo.list_model_versions(session=session)
     return ModelList(
-        models=[model_view(row, state.store) for row in rows],
+        models=[model_view(row, state.store, paths) for row in rows],
         active=next((row.name for row in rows if row.active), None),
     )
 

@@ -7,20 +7,22 @@ the engine query run in the threadpool, never on the event loop.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from fastapi import APIRouter, Request
 from fastapi.exceptions import RequestValidationError
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
+from pydantic_core import from_json
 from starlette.concurrency import run_in_threadpool
 
 from modalign.errors import InvalidInputError
 from modalign.search.client import SearchClient
 from modalign.search.hydrate import CatalogLookup
 from modalign.search.results import CaptionHit, ImageHit
-from modalign.service.deps import StateDep
+from modalign.service.deps import PathViewDep, StateDep
+from modalign.service.guard import GuardedRoute
+from modalign.service.limits import MAX_JSON_BYTES
 from modalign.service.problems import ProblemError, problem_responses
 from modalign.service.schemas import (
     CaptionHits,
@@ -32,64 +34,68 @@ from modalign.service.schemas import (
 from modalign.service.state import ServiceState
 from modalign.service.uploads import read_capped_body, read_upload
 
-router = APIRouter(prefix="/v1/search", tags=["search"])
+router = APIRouter(prefix="/v1/search", tags=["search"], route_class=GuardedRoute)
 
-MAX_JSON_BYTES = 1024 * 1024
 Target = Literal["images", "captions"]
-ERRORS = problem_responses(413, 415, 422, 503)
+Body = TypeVar("Body", bound=BaseModel)
+ERRORS = problem_responses(401, 413, 415, 422, 503)
 
 
-def _request_body(json_schema: str) -> dict[str, Any]:
-    return {
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/json": {"schema": {"$ref": f"#/components/schemas/{json_schema}"}},
-                "multipart/form-data": {"schema": {"$ref": "#/components/schemas/UploadForm"}},
-            },
-        }
-    }
+def _request_body(json_schema: str, *, upload: bool = True) -> dict[str, Any]:
+    content = {"application/json": {"schema": {"$ref": f"#/components/schemas/{json_schema}"}}}
+    if upload:
+        content["multipart/form-data"] = {"schema": {"$ref": "#/components/schemas/UploadForm"}}
+    return {"requestBody": {"required": True, "content": content}}
 
 
 @router.post(
     "/images", response_model=ImageHits, responses=ERRORS,
     openapi_extra=_request_body("QueryBody"),
 )
-async def search_images(request: Request, state: StateDep) -> ImageHits:
+async def search_images(request: Request, state: StateDep, paths: PathViewDep) -> ImageHits:
     """Images nearest to a text (JSON ``text``), a vector (JSON ``vector``) or an uploaded image
     (multipart ``file``)."""
     hits = await _search(request, state, "images")
-    return ImageHits(hits=hits)
+    return ImageHits(hits=[paths.hit(hit) for hit in hits])
 
 
 @router.post(
     "/captions", response_model=CaptionHits, responses=ERRORS,
     openapi_extra=_request_body("QueryBody"),
 )
-async def search_captions(request: Request, state: StateDep) -> CaptionHits:
+async def search_captions(
+    request: Request, state: StateDep, paths: PathViewDep
+) -> CaptionHits:
     """Captions nearest to an uploaded image (multipart ``file``), a text or a vector (JSON)."""
     hits = await _search(request, state, "captions")
-    return CaptionHits(hits=hits)
+    return CaptionHits(hits=[paths.hit(hit) for hit in hits])
 
 
-@router.post("/similar", response_model=ImageHits, responses=problem_responses(404, 422, 503))
-async def similar_images(body: SimilarBody, state: StateDep) -> ImageHits:
+@router.post(
+    "/similar", response_model=ImageHits,
+    responses=problem_responses(401, 404, 413, 415, 422, 503),
+    openapi_extra=_request_body("SimilarBody", upload=False),
+)
+async def similar_images(request: Request, state: StateDep, paths: PathViewDep) -> ImageHits:
     """Images most like a catalogued one (the asset itself left out)."""
+    if not _is_json(request):
+        raise ProblemError(415, "send application/json")
+    # parsed here rather than by FastAPI: pydantic's parser refuses deep nesting as a 422
+    body = _json_body(SimilarBody, await read_capped_body(request, MAX_JSON_BYTES))
     knobs = knobs_of(body)
     hits = await run_in_threadpool(
         lambda: client_for(state, needs_encoder=False).similar_images(body.asset_id, **knobs)
     )
-    return ImageHits(hits=hits)
+    return ImageHits(hits=[paths.hit(hit) for hit in hits])
 
 
 async def _search(request: Request, state: ServiceState, target: Target) -> list[Any]:
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type == "multipart/form-data":
+    if _content_type(request) == "multipart/form-data":
         upload = await read_upload(request, state.settings)
         knobs = knobs_of(_form_knobs(upload.fields))
         query: dict[str, Any] = {"image": upload.image}
-    elif content_type == "application/json" or content_type.endswith("+json"):
-        body = _json_body(await read_capped_body(request, MAX_JSON_BYTES))
+    elif _is_json(request):
+        body = _json_body(QueryBody, await read_capped_body(request, MAX_JSON_BYTES))
         knobs = knobs_of(body)
         query = {"text": body.text} if body.text is not None else {"vector": body.vector}
     else:
@@ -140,9 +146,18 @@ def client_for(state: ServiceState, *, needs_encoder: bool) -> SearchClient:
     )
 
 
-def _json_body(raw: bytes) -> QueryBody:
+def _content_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+def _is_json(request: Request) -> bool:
+    content_type = _content_type(request)
+    return content_type == "application/json" or content_type.endswith("+json")
+
+
+def _json_body(model: type[Body], raw: bytes) -> Body:
     try:
-        return QueryBody.model_validate_json(raw)
+        return model.model_validate_json(raw)
     except ValidationError as exc:
         raise RequestValidationError(_located(exc, "body")) from exc
 
@@ -152,8 +167,10 @@ def _form_knobs(fields: Mapping[str, str]) -> QueryKnobs:
     raw_filter = fields.get("filter")
     if raw_filter:
         try:
-            data["filter"] = json.loads(raw_filter)
-        except json.JSONDecodeError as exc:
+            # pydantic's parser, not json.loads: it refuses deep nesting with a ValueError where
+            # json.loads would overflow the Python stack
+            data["filter"] = from_json(raw_filter)
+        except ValueError as exc:
             raise InvalidInputError(f"form field 'filter' is not JSON: {exc}") from exc
     try:
         return QueryKnobs.model_validate(data)

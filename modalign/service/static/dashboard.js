@@ -1,8 +1,21 @@
 // modalign ops dashboard: polls /v1/dashboard and updates the page in place; runs searches.
+// With a read key configured, the key entered once is kept in sessionStorage and sent as X-API-Key.
 "use strict";
 
 const POLL_MS = Number(document.body.dataset.pollMs) || 1500;
+const KEY_ITEM = "modalign.apiKey";
 const $ = (sel) => document.querySelector(sel);
+let pollTimer = null;
+
+function keyed(init = {}) {
+  const key = sessionStorage.getItem(KEY_ITEM);
+  return key ? { ...init, headers: { ...(init.headers || {}), "X-API-Key": key } } : init;
+}
+
+function askForKey(message) {
+  $("#key-form").hidden = false;
+  $("#updated").textContent = message;
+}
 
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -54,7 +67,7 @@ async function resumeJob(button) {
   button.disabled = true;
   $("#jobs-status").textContent = `resuming job ${id}…`;
   try {
-    const response = await fetch(`/v1/jobs/${id}/resume`, { method: "POST" });
+    const response = await fetch(`/v1/jobs/${id}/resume`, keyed({ method: "POST" }));
     const body = await response.json();
     if (!response.ok) throw new Error(body.detail || body.title || `HTTP ${response.status}`);
     $("#jobs-status").textContent = `job ${id} resumed: ${body.status}`;
@@ -111,7 +124,11 @@ function renderFacts(data) {
 
 async function poll() {
   try {
-    const response = await fetch("/v1/dashboard", { headers: { Accept: "application/json" } });
+    const response = await fetch("/v1/dashboard", keyed({ headers: { Accept: "application/json" } }));
+    if (response.status === 401) {
+      askForKey(sessionStorage.getItem(KEY_ITEM) ? "that key was refused" : "an API key is needed");
+      return;
+    }
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
     const data = await response.json();
     renderJobs(data.jobs);
@@ -121,8 +138,31 @@ async function poll() {
   } catch (error) {
     $("#updated").textContent = `update failed: ${error.message}`;
   } finally {
-    setTimeout(poll, POLL_MS);
+    pollTimer = setTimeout(poll, POLL_MS);
   }
+}
+
+function useKey(event) {
+  event.preventDefault();
+  const key = $("#key-input").value.trim();
+  if (!key) return;
+  sessionStorage.setItem(KEY_ITEM, key);
+  $("#key-input").value = "";
+  $("#key-form").hidden = true;
+  clearTimeout(pollTimer);
+  poll();
+}
+
+function showThumbnail(img, url) {
+  if (!sessionStorage.getItem(KEY_ITEM)) { img.src = url; return; }
+  // an <img> cannot send a header: fetch the thumbnail with the key, show it from a blob URL
+  fetch(url, keyed())
+    .then((response) => (response.ok ? response.blob() : Promise.reject(new Error(response.status))))
+    .then((blob) => {
+      img.addEventListener("load", () => URL.revokeObjectURL(img.src), { once: true });
+      img.src = URL.createObjectURL(blob);
+    })
+    .catch(() => { img.title = "thumbnail unavailable"; });
 }
 
 function hitLabel(hit) {
@@ -132,10 +172,13 @@ function hitLabel(hit) {
 }
 
 function renderHits(hits) {
-  const cards = hits.map((hit) => el("figure", { class: "hit" },
-    el("img", { src: `/v1/assets/${hit.asset_id}/thumbnail?size=256`, alt: hitLabel(hit), loading: "lazy" }),
-    el("div", { class: "caption", title: hitLabel(hit) }, hitLabel(hit)),
-    el("div", { class: "score" }, hit.score.toFixed(3))));
+  const cards = hits.map((hit) => {
+    const img = el("img", { alt: hitLabel(hit), loading: "lazy" });
+    showThumbnail(img, `/v1/assets/${hit.asset_id}/thumbnail?size=256`);
+    return el("figure", { class: "hit" }, img,
+      el("div", { class: "caption", title: hitLabel(hit) }, hitLabel(hit)),
+      el("div", { class: "score" }, hit.score.toFixed(3)));
+  });
   $("#results").replaceChildren(...cards);
 }
 
@@ -159,7 +202,8 @@ async function runSearch(event) {
   $("#search-status").textContent = "searching…";
   const started = performance.now();
   try {
-    const response = await fetch("/v1/search/images", request);
+    const response = await fetch("/v1/search/images", keyed(request));
+    if (response.status === 401) askForKey("an API key is needed");
     const body = await response.json();
     if (!response.ok) throw new Error(body.detail || body.title || `HTTP ${response.status}`);
     renderHits(body.hits);
@@ -175,5 +219,10 @@ $("#jobs").addEventListener("click", (event) => {
   const button = event.target.closest(".resume-button");
   if (button) resumeJob(button);
 });
+$("#key-form").addEventListener("submit", useKey);
+if (document.body.dataset.needsKey === "1") {
+  if (sessionStorage.getItem(KEY_ITEM)) $("#key-form").hidden = true;
+  else askForKey("an API key is needed");
+}
 $("#search-image").addEventListener("change", () => { if ($("#search-image").files[0]) $("#search-text").value = ""; });
-setTimeout(poll, POLL_MS);
+pollTimer = setTimeout(poll, POLL_MS);
