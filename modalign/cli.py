@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from modalign.commands import backup, data, db, ingest, search, serve, train
+from modalign.commands import assets, backup, data, db, ingest, search, serve, train
 from modalign.config import PathsSettings, Settings
 
 app = typer.Typer(
@@ -46,7 +46,7 @@ def root(
     ctx.obj = settings
 
 
-for module in (data, db, train, search, ingest, serve, backup):
+for module in (data, db, train, search, ingest, assets, serve, backup):
     module.register(app)
 
 

@@ -80,6 +80,12 @@ def _drive(runner: JobRunner, job_id: int, *, wait: bool, force: bool = False) -
 
 
 def _summary(runner: JobRunner, progress: JobProgress, failures: int = 10) -> None:
+    if progress.counts is not None:
+        found = progress.counts
+        typer.echo(
+            f"sync: {found.get('added', 0)} added, {found.get('changed', 0)} changed, "
+            f"{found.get('removed', 0)} removed, {found.get('unchanged', 0)} unchanged"
+        )
     typer.echo(
         f"job {progress.id} {progress.status}: {progress.total} items, {progress.done} done, "
         f"{progress.skipped} skipped, {progress.failed} failed, {progress.new_points} new points"
@@ -124,6 +130,14 @@ def ingest(
     wait: Annotated[
         bool, typer.Option(help="With Celery: wait for the workers to finish.")
     ] = False,
+    sync: Annotated[
+        bool,
+        typer.Option(
+            "--sync",
+            help="Make the dataset follow the source: add what is new, re-embed what changed, "
+            "remove what vanished.",
+        ),
+    ] = False,
 ) -> None:
     """Ingest a source (folder, JSONL manifest, COCO, Flickr30K) into the catalog and the store."""
     from modalign.ingest.sources import SOURCE_KINDS, SourceSpec, detect_source
@@ -133,7 +147,7 @@ def ingest(
     try:
         spec = SourceSpec(source, kind or detect_source(source), image_root)  # type: ignore[arg-type]
         runner = _runner(ctx)
-        job_id = runner.create(spec, dataset=dataset, tags=tag or [], model=model)
+        job_id = runner.create(spec, dataset=dataset, tags=tag or [], model=model, sync=sync)
         typer.echo(f"job {job_id} created", err=True)
         progress = _drive(runner, job_id, wait=wait)
     except ModalignError as exc:

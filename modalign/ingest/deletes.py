@@ -138,16 +138,20 @@ def _add_dataset(session: Session, plan: DeletePlan, dataset: str, skip: set[int
 
 
 def create_delete_job(
-    sessions: sessionmaker[Session], plan: DeletePlan, target: DeleteTarget
+    sessions: sessionmaker[Session],
+    plan: DeletePlan,
+    target: DeleteTarget,
+    lease: repo.Lease | None = None,
 ) -> int:
-    """A planned delete job holding the plan's removals (nothing is removed until it runs)."""
+    """A planned delete job holding the plan's removals (nothing is removed until it runs),
+    held under ``lease`` from the start."""
     with session_scope(sessions) as session:
         version = _version_id(session)
         job = repo.create_job(
             session=session, kind=JobKind.DELETE, dataset=target.dataset or "*",
             source_spec={"kind": "delete", "path": "", "target": target.describe(),
                          "planned": True},
-            model_version_id=version,
+            model_version_id=version, lease=lease,
         )
         items = [
             repo.NewJobItem(uri, n // DELETE_BATCH, removal.to_spec())

@@ -32,9 +32,13 @@ def submit(
     dataset: str | None = None,
     tags: Sequence[str] = (),
     model: str | None = None,
+    sync: bool = False,
 ) -> int:
-    """Create a job for ``source``, plan its items and dispatch its batches; returns its id."""
-    job_id = create_ingest_job(sessions, source, dataset=dataset, tags=tags, model=model)
+    """Create a job for ``source`` (a sync job with ``sync``), plan its items and dispatch its
+    batches; returns its id."""
+    job_id = create_ingest_job(
+        sessions, source, dataset=dataset, tags=tags, model=model, sync=sync
+    )
     resume(settings, sessions, dispatcher, job_id)
     return job_id
 

@@ -28,7 +28,8 @@ from modalign.ingest.sources import (
     iter_source,
     source_root,
 )
-from modalign.ingest.spec import CATALOG_SOURCE, to_spec
+from modalign.ingest.spec import CATALOG_SOURCE, RemovalEntry, to_spec
+from modalign.ingest.sync import PlanEntry, SyncCounts, SyncSource, sync_entries
 
 log = logging.getLogger(__name__)
 
@@ -59,19 +60,22 @@ def create_ingest_job(
     tags: Sequence[str] = (),
     model: str | None = None,
     lease: repo.Lease | None = None,
+    sync: bool = False,
 ) -> int:
-    """A new pending ingest job for ``source`` (not planned yet), held under ``lease``."""
+    """A new pending ingest job for ``source`` (not planned yet), held under ``lease``; with
+    ``sync``, a sync job (:mod:`modalign.ingest.sync`)."""
     spec: dict[str, Any] = {
         "kind": source.kind,
         "path": str(source.path.resolve()),
         "image_root": str(source.image_root.resolve()) if source.image_root else None,
         "root": str(source_root(source)),
         "planned": False,
+        "sync": sync,
     }
     with session_scope(sessions) as session:
         job = repo.create_job(
             session=session,
-            kind=JobKind.INGEST,
+            kind=JobKind.SYNC if sync else JobKind.INGEST,
             source_spec=spec,
             dataset=dataset or default_dataset(source),
             tags=list(dict.fromkeys(tags)),
@@ -103,11 +107,11 @@ def plan_job(settings: Settings, sessions: sessionmaker[Session], job_id: int) -
     """Stream the job's source into items (continuing an interrupted plan); returns total items."""
     with session_scope(sessions) as session:
         job = repo.get_job(session=session, job_id=job_id)
-        spec, already = dict(job.source_spec), job.total_items
+        spec, already, dataset = dict(job.source_spec), job.total_items, job.dataset
     if spec.get("planned"):
         return already
     try:
-        total = _plan_items(settings, sessions, job_id, spec, already)
+        total = _plan_items(settings, sessions, job_id, (spec, dataset), already)
     except InvalidInputError as exc:  # the source as a whole cannot be read: the job's error
         _fail_job(sessions, job_id, str(exc))
         raise
@@ -123,18 +127,31 @@ def _plan_items(
     settings: Settings,
     sessions: sessionmaker[Session],
     job_id: int,
-    spec: dict[str, Any],
+    source: tuple[dict[str, Any], str],
     already: int,
 ) -> int:
-    """Add the source's items after the first ``already`` ones; returns the total planned."""
+    """Add the source's items after the first ``already`` ones; returns the total planned. A
+    sync compares the source with its dataset first (:mod:`modalign.ingest.sync`) and records
+    the counts it found on the job."""
+    spec, dataset = source
     size = settings.ingest.batch_size
     total = already
-    items = _source_items(settings, sessions, spec)
+    counts = SyncCounts()
+    items = _source_items(settings, sessions, spec, dataset, counts)
     for chunk in _chunks(itertools.islice(items, already, None), size):
         with session_scope(sessions) as session:
             _add_chunk(session, job_id, total, chunk, size)
         total += len(chunk)
+    if spec.get("sync"):
+        _record_counts(sessions, job_id, counts)
     return total
+
+
+def _record_counts(sessions: sessionmaker[Session], job_id: int, counts: SyncCounts) -> None:
+    log.info("job %d: sync found %s", job_id, counts.summary())
+    with session_scope(sessions) as session:
+        job = repo.get_job(session=session, job_id=job_id)
+        job.source_spec = {**job.source_spec, "counts": counts.as_dict()}
 
 
 def _fail_job(sessions: sessionmaker[Session], job_id: int, reason: str) -> None:
@@ -144,13 +161,27 @@ def _fail_job(sessions: sessionmaker[Session], job_id: int, reason: str) -> None
 
 
 def _source_items(
-    settings: Settings, sessions: sessionmaker[Session], spec: dict[str, Any]
-) -> Iterator[SourceItem]:
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    spec: dict[str, Any],
+    dataset: str,
+    counts: SyncCounts,
+) -> Iterator[PlanEntry]:
     from modalign.ingest.reindex import catalog_items
 
     if spec.get("kind") == CATALOG_SOURCE:
         return catalog_items(sessions, settings.paths)
-    return iter_source(source_of(spec), source_limits(settings))
+    source, limits = source_of(spec), source_limits(settings)
+    if spec.get("sync"):
+        root = job_root(spec)
+        assert root is not None
+        sync = SyncSource(source, root, dataset, limits)
+        return sync_entries(settings, sessions, sync, counts)
+    return iter_source(source, limits)
+
+
+def _key(entry: PlanEntry) -> str:
+    return entry.uri if isinstance(entry, RemovalEntry) else entry.key
 
 
 def source_limits(settings: Settings) -> SourceLimits:
@@ -159,18 +190,22 @@ def source_limits(settings: Settings) -> SourceLimits:
     return SourceLimits(ingest.max_caption_chars, ingest.max_sidecar_bytes)
 
 
-def _chunks(items: Iterator[SourceItem], size: int) -> Iterator[list[SourceItem]]:
+def _chunks(items: Iterator[PlanEntry], size: int) -> Iterator[list[PlanEntry]]:
     while chunk := list(itertools.islice(items, size)):
         yield chunk
 
 
 def _add_chunk(
-    session: Session, job_id: int, start: int, chunk: Sequence[SourceItem], size: int
+    session: Session, job_id: int, start: int, chunk: Sequence[PlanEntry], size: int
 ) -> None:
     """Add items numbered from ``start``; record the source's bad entries as failed."""
-    new = [repo.NewJobItem(i.key, (start + n) // size, to_spec(i)) for n, i in enumerate(chunk)]
+    new = [repo.NewJobItem(_key(i), (start + n) // size, to_spec(i)) for n, i in enumerate(chunk)]
     repo.add_job_items(session=session, job_id=job_id, items=new)
-    errors = {start + n: item.error for n, item in enumerate(chunk) if item.error is not None}
+    errors = {
+        start + n: item.error
+        for n, item in enumerate(chunk)
+        if isinstance(item, SourceItem) and item.error is not None
+    }
     if not errors:
         return
     batches = {(seq // size) for seq in errors}

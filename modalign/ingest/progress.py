@@ -43,6 +43,7 @@ class JobProgress:
     owner: str | None = None
     heartbeat_at: datetime | None = None
     lease_expires_at: datetime | None = None
+    counts: dict[str, int] | None = None  # what a sync found (added, changed, removed, ...)
 
     @property
     def processed(self) -> int:
@@ -108,6 +109,7 @@ def _progress(job: Job, now: datetime) -> JobProgress:
         owner=job.owner,
         heartbeat_at=job.heartbeat_at,
         lease_expires_at=job.lease_expires_at,
+        counts=job.source_spec.get("counts"),
     )
 
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from modalign.catalog.models import JobState
+from modalign.catalog.models import JobKind, JobState
 from modalign.config import Settings
 from modalign.ingest import progress as job_state
 from modalign.ingest.dispatch import CeleryDispatcher, InProcessDispatcher
@@ -64,11 +64,12 @@ class JobRunner:
         dataset: str | None = None,
         tags: Sequence[str] = (),
         model: str | None = None,
+        sync: bool = False,
     ) -> int:
-        """A new ingest job (planned when it is started), held by this process."""
+        """A new ingest (or sync) job, planned when it is started, held by this process."""
         job_id = create_ingest_job(
             self.sessions, source, dataset=dataset, tags=tags, model=model,
-            lease=self.leases.lease,
+            lease=self.leases.lease, sync=sync,
         )
         self.leases.hold(job_id)
         return job_id
@@ -103,12 +104,16 @@ class JobRunner:
     def _run_held(self, job_id: int, on_batch: Callable[[BatchResult], None]) -> None:
         res = self._resources()
         try:
-            if self.settings.ingest.encoder_process:
+            if self.settings.ingest.encoder_process and self._encodes(job_id):
                 self._run_overlapped(res, job_id, on_batch)
             else:
                 resume(self.settings, self.sessions, InProcessDispatcher(res, on_batch), job_id)
         finally:
             res.close()
+
+    def _encodes(self, job_id: int) -> bool:
+        """Whether the job embeds anything (a delete job only removes: no encoder process)."""
+        return self.progress(job_id).kind != JobKind.DELETE.value
 
     def _run_overlapped(
         self,

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from modalign.config import PathsSettings
 from modalign.ingest.sources import SourceItem
 
 CATALOG_SOURCE = "catalog"  # the source kind of a reindex job: the catalog's own assets
@@ -32,6 +33,14 @@ class Removal:
 
 
 @dataclass(frozen=True)
+class RemovalEntry:
+    """A removal a planner found (a synced source's vanished file), under the uri it names."""
+
+    uri: str
+    removal: Removal
+
+
+@dataclass(frozen=True)
 class ItemSpec:
     """An item as a batch sees it."""
 
@@ -43,8 +52,17 @@ class ItemSpec:
     removal: Removal | None = None
 
 
-def to_spec(item: SourceItem) -> dict[str, Any]:
-    """The JSON stored for a source item."""
+def entry_uri(paths: PathsSettings, root: Path | None, key: str) -> str:
+    """The uri an entry is recorded under: its name under the source root (a symlink inside the
+    root is its own entry, not its target's), stored as the catalog stores paths; a catalogued
+    asset's own uri (no root) as it is."""
+    return paths.to_stored(root / key) if root is not None else key
+
+
+def to_spec(item: SourceItem | RemovalEntry) -> dict[str, Any]:
+    """The JSON stored for a source item or a removal."""
+    if isinstance(item, RemovalEntry):
+        return item.removal.to_spec()
     return {
         "path": str(item.path) if item.path is not None else None,
         "captions": list(item.captions),

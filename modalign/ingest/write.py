@@ -40,7 +40,7 @@ from modalign.ingest.payloads import (
 )
 from modalign.ingest.removals import RemovalPlan, plan_removals, remove_points, remove_rows
 from modalign.ingest.resources import IngestResources
-from modalign.ingest.spec import CATALOG_SOURCE, ItemSpec, Removal
+from modalign.ingest.spec import CATALOG_SOURCE, Removal, entry_uri
 from modalign.ingest.timing import StageTimer
 from modalign.ingest.validate import Failure
 from modalign.ingest.work import AssetWork
@@ -239,21 +239,13 @@ def _members(
         repo.NewMember(
             asset_id=recorded.assets[work.content_hash],
             dataset=target.dataset,
-            uri=entry_uri(paths, target, prepared.spec),
+            uri=entry_uri(paths, target.root, prepared.spec.key),
             captions=prepared.spec.captions,
             tags=prepared.spec.tags,
         )
         for work in works
         for prepared in work.items
     ]
-
-
-def entry_uri(paths: PathsSettings, target: BatchTarget, spec: ItemSpec) -> str:
-    """The uri an item is recorded under: its entry's name under the source root (a symlink
-    inside the root is its own entry, not its target's), stored as the catalog stores paths."""
-    if target.root is not None:
-        return paths.to_stored(target.root / spec.key)
-    return spec.key
 
 
 def _add_points(
@@ -278,7 +270,7 @@ def _new_asset(paths: PathsSettings, target: BatchTarget, work: AssetWork) -> re
     tags = dict.fromkeys([*target.tags, *(t for p in work.items for t in p.spec.tags)])
     return repo.NewAsset(
         content_hash=image.sha256,
-        uri=entry_uri(paths, target, spec),
+        uri=entry_uri(paths, target.root, spec.key),
         width=image.width,
         height=image.height,
         mime=image.mime,

@@ -35,6 +35,11 @@ class AssetInfo:
     captions: tuple[CaptionInfo, ...] = field(default_factory=tuple)
     datasets: tuple[str, ...] = field(default_factory=tuple)  # every dataset it belongs to
 
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (datetimes as ISO strings)."""
+        out: dict[str, Any] = _jsonable(asdict(self))
+        return out
+
 
 @dataclass(frozen=True, slots=True)
 class ImageHit:

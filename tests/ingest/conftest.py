@@ -7,11 +7,13 @@ session into a shared cache that every test's data directory links to.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
 
+from modalign.catalog.migrate import upgrade
 from modalign.config import Settings
 from modalign.ingest.resources import IngestResources, open_resources
 
@@ -56,30 +58,39 @@ COMBINATIONS = [
 
 
 @pytest.fixture(params=COMBINATIONS)
-def any_resources(
+def resources_factory(
     request: pytest.FixtureRequest, tmp_path: Path, shared_cache: Path
-) -> Iterator[IngestResources]:
-    """Resources on each store backend (qdrant-edge; qdrant-client in local mode, standing in
-    for a server) and each catalog (SQLite; PostgreSQL), the tiny model active."""
+) -> Iterator[Callable[[str], IngestResources]]:
+    """Makes resources (each its own data dir and catalog) on one store backend (qdrant-edge;
+    qdrant-client in local mode, standing in for a server) and one catalog (SQLite;
+    PostgreSQL), the tiny model active in each."""
     backend, catalog = request.param
-    if catalog == "sqlite":
-        url = str(request.getfixturevalue("sqlite_url"))
-        yield from _resources_on(backend, url, tmp_path, shared_cache)
-        return
-    with fresh_postgres() as url:
-        yield from _resources_on(backend, url, tmp_path, shared_cache)
+    with ExitStack() as stack:
+
+        def make(name: str) -> IngestResources:
+            if catalog == "sqlite":
+                url = f"sqlite:///{tmp_path / name / 'catalog.db'}"
+                (tmp_path / name).mkdir(parents=True, exist_ok=True)
+                upgrade(url)
+            else:
+                url = stack.enter_context(fresh_postgres())
+            res = _resources_on(backend, url, tmp_path / name, shared_cache)
+            stack.callback(res.close)
+            return res
+
+        yield make
 
 
-def _resources_on(
-    backend: str, url: str, tmp_path: Path, shared_cache: Path
-) -> Iterator[IngestResources]:
-    settings = make_settings(tmp_path / "data", url, shared_cache)
+@pytest.fixture
+def any_resources(resources_factory: Callable[[str], IngestResources]) -> IngestResources:
+    """Resources on each store backend and each catalog (see ``resources_factory``)."""
+    return resources_factory("main")
+
+
+def _resources_on(backend: str, url: str, base: Path, shared_cache: Path) -> IngestResources:
+    settings = make_settings(base / "data", url, shared_cache)
     settings = settings.model_copy(
         update={"store": settings.store.model_copy(update={"backend": backend})}
     )
     register_tiny_model(settings, TINY_MODEL)
-    res = open_resources(settings, shared=False)
-    try:
-        yield res
-    finally:
-        res.close()
+    return open_resources(settings, shared=False)

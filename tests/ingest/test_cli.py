@@ -234,3 +234,47 @@ def test_a_frozen_ingest_loses_its_lease_and_stops_once_taken_over(
             taker.close()
     assert f"job 1 was taken over by modalign command, process {os.getpid()}" in log.read_text()
     _assert_ingested_once(data_dir, _resume(data_dir, env))
+
+
+def _pictures(folder: Path, count: int, offset: int = 0) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(count):
+        Image.new("RGB", (20, 20), (40 * (i + offset) % 256, 90, 0)).save(folder / f"{i}.png")
+        (folder / f"{i}.txt").write_text(f"picture {i + offset}\n")
+    return folder
+
+
+def test_assets_show_update_delete_and_check(data_dir: Path, tmp_path: Path) -> None:
+    _run(data_dir, "ingest", str(_pictures(tmp_path / "pics", 3)), "--dataset", "pics")
+    _run(data_dir, "ingest", str(_pictures(tmp_path / "more", 2, offset=10)), "--dataset", "more")
+    shown = json.loads(_run(data_dir, "assets", "show", "1", "--json"))
+    assert shown["datasets"] == ["pics"] and shown["captions"][0]["text"] == "picture 0"
+    updated = _run(data_dir, "assets", "update", "1", "--add-caption", "a red square",
+                   "--add-tag", "red")
+    assert "2 captions, tags red" in updated
+    refused = CliRunner().invoke(app, ["--data-dir", str(data_dir), "assets", "delete"])
+    assert refused.exit_code == 1 and "refused" in refused.output
+    dry = _run(data_dir, "assets", "delete", "--dataset", "more", "--dry-run")
+    assert "would delete 0 assets and 2 memberships" in dry
+    withdrawn = _run(data_dir, "assets", "delete", "--dataset", "more")
+    assert "job 3 completed: 2 items, 2 done" in withdrawn
+    by_filter = _run(data_dir, "assets", "delete", "-f", "tags=red")
+    assert "job 4 completed: 1 items, 1 done" in by_filter
+    report = json.loads(_run(data_dir, "check", "--json"))
+    [version] = report["check"]["versions"]
+    assert report["check"]["clean"] and version["collections"][0]["catalog"] == 2
+    gone = CliRunner().invoke(app, ["--data-dir", str(data_dir), "assets", "delete", "1"])
+    assert gone.exit_code == 1 and "no such asset: 1" in gone.output
+
+
+def test_ingest_sync_reports_what_changed(data_dir: Path, tmp_path: Path) -> None:
+    folder = _pictures(tmp_path / "pics", 3)
+    assert "sync: 3 added, 0 changed, 0 removed" in _run(data_dir, "ingest", str(folder), "--sync")
+    (folder / "2.png").unlink()
+    (folder / "0.txt").write_text("another caption\n")
+    out = _run(data_dir, "ingest", str(folder), "--sync")
+    assert "sync: 0 added, 1 changed, 1 removed, 1 unchanged" in out
+    assert "sync: 0 added, 0 changed, 0 removed, 2 unchanged" in _run(
+        data_dir, "ingest", str(folder), "--sync"
+    )
+    assert "clean" in _run(data_dir, "check")

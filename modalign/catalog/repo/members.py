@@ -222,11 +222,12 @@ def _members_by_key(
                 AssetMember.dataset == dataset, AssetMember.uri_hash.in_(chunk)
             )
             for member in session.scalars(stmt):
-                found[(member.dataset, member.uri_hash)] = _member_row(member)
+                found[(member.dataset, member.uri_hash)] = member_row(member)
     return found
 
 
-def _member_row(member: AssetMember) -> MemberRow:
+def member_row(member: AssetMember) -> MemberRow:
+    """A membership's columns, detached from the session."""
     return MemberRow(
         member.id, member.asset_id, member.dataset, member.uri,
         tuple(member.captions or ()), tuple(member.tags or ()),
@@ -236,7 +237,7 @@ def _member_row(member: AssetMember) -> MemberRow:
 def members_of_dataset(*, session: Session, dataset: str) -> dict[str, MemberRow]:
     """Every membership of a dataset, by uri."""
     stmt = select(AssetMember).where(AssetMember.dataset == dataset).order_by(AssetMember.id)
-    return {m.uri: _member_row(m) for m in session.scalars(stmt)}
+    return {m.uri: member_row(m) for m in session.scalars(stmt)}
 
 
 def members_of_assets(*, session: Session, asset_ids: Iterable[int]) -> dict[int, list[MemberRow]]:
@@ -245,7 +246,7 @@ def members_of_assets(*, session: Session, asset_ids: Iterable[int]) -> dict[int
     for chunk in chunks(list(dict.fromkeys(asset_ids))):
         stmt = select(AssetMember).where(AssetMember.asset_id.in_(chunk)).order_by(AssetMember.id)
         for member in session.scalars(stmt):
-            found.setdefault(member.asset_id, []).append(_member_row(member))
+            found.setdefault(member.asset_id, []).append(member_row(member))
     return found
 
 
