@@ -14,7 +14,8 @@ from modalign.errors import ModalignError
 
 if TYPE_CHECKING:
     from modalign.ingest.check import CheckReport
-    from modalign.ingest.deletes import DeletePlan, DeleteTarget
+    from modalign.ingest.deletes import DeletePlan
+    from modalign.search.editing import DeleteTarget
 
 assets_app = typer.Typer(help="Catalogued images: show, delete, edit.", no_args_is_help=True)
 
@@ -82,7 +83,7 @@ def delete(
 def _delete_target(
     ids: list[int], dataset: str | None, exprs: list[str], everything: bool
 ) -> DeleteTarget:
-    from modalign.ingest.deletes import DeleteTarget
+    from modalign.search.editing import DeleteTarget
     from modalign.search.filter_args import parse_filter_args
     from modalign.search.schema import IMAGE_FIELDS
 
@@ -151,8 +152,9 @@ def update(
 ) -> None:
     """Replace (--caption/--tag, repeatable), add or remove captions and tags; every model
     version's points follow (new captions are encoded with each version's encoder)."""
-    from modalign.ingest.edits import ListEdit, update_asset
+    from modalign.ingest.edits import update_asset
     from modalign.ingest.resources import open_resources
+    from modalign.search.editing import ListEdit
 
     settings = settings_of(ctx)
     captions = ListEdit(_replace(caption), tuple(add_caption or ()), tuple(remove_caption or ()))

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -21,29 +20,12 @@ from modalign.catalog.db import session_scope
 from modalign.catalog.models import Asset, AssetMember, ItemStatus, Job, JobItem, JobKind
 from modalign.errors import InvalidInputError, NotFoundError
 from modalign.ingest.spec import Removal
-from modalign.search.filters import Filter
+from modalign.search.editing import DeleteTarget
 from modalign.search.naming import Kind
 from modalign.search.store import VectorStore
 
 DELETE_BATCH = 500  # removal items per batch: no decoding or encoding, one store write per chunk
 SAMPLE = 20
-
-
-@dataclass(frozen=True)
-class DeleteTarget:
-    """What to delete: any of asset ids, a dataset, a filter; ``everything`` to mean all."""
-
-    asset_ids: tuple[int, ...] = ()
-    dataset: str | None = None
-    filter: Filter | None = None
-    everything: bool = False
-
-    def describe(self) -> dict[str, Any]:
-        return {
-            "asset_ids": list(self.asset_ids[:SAMPLE]), "dataset": self.dataset,
-            "filter": self.filter.model_dump(mode="json") if self.filter else None,
-            "all": self.everything,
-        }
 
 
 @dataclass

@@ -26,18 +26,7 @@ from modalign.ingest.check import check
 from modalign.ingest.repair import RepairReport, repair_points
 from modalign.ingest.resources import IngestResources
 from modalign.ingest.sources.item import clean_tags
-
-
-@dataclass(frozen=True)
-class ListEdit:
-    """A change to a list of texts: ``replace`` it whole, or ``add`` and ``remove`` items."""
-
-    replace: tuple[str, ...] | None = None
-    add: tuple[str, ...] = ()
-    remove: tuple[str, ...] = ()
-
-    def __bool__(self) -> bool:
-        return self.replace is not None or bool(self.add or self.remove)
+from modalign.search.editing import ListEdit
 
 
 @dataclass(frozen=True)

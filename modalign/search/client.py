@@ -20,6 +20,7 @@ from PIL import Image, ImageOps
 
 from modalign.encoders.preprocess import to_rgb
 from modalign.errors import EncoderError, InvalidInputError, NotFoundError
+from modalign.search.editing import CollectionEditor, DeleteOutcome, DeleteTarget, ListEdit
 from modalign.search.filters import Filter, Match, without
 from modalign.search.hydrate import AssetLookup
 from modalign.search.naming import Kind
@@ -48,11 +49,13 @@ class SearchClient:
         encoder: QueryEncoder | None = None,
         assets: AssetLookup | None = None,
         version: str | None = None,
+        editor: CollectionEditor | None = None,
     ) -> None:
         self._store = store
         self._encoder = encoder
         self._assets = assets
         self._version = version
+        self._editor = editor
 
     def search_images(
         self,
@@ -118,7 +121,47 @@ class SearchClient:
         )
         return self._finish([_image_hit(h) for h in hits], hydrate)
 
+    # -- editing the collection --------------------------------------------------------------
+
+    def delete_assets(
+        self,
+        asset_ids: Sequence[int] = (),
+        *,
+        dataset: str | None = None,
+        filter: Filter | None = None,
+        everything: bool = False,
+        dry_run: bool = False,
+    ) -> DeleteOutcome:
+        """Delete assets by id, a dataset's memberships, or what ``filter`` matches, from every
+        model version (an empty target is refused unless ``everything``)."""
+        target = DeleteTarget(tuple(asset_ids), dataset, filter, everything)
+        return self._need_editor().delete_assets(target, dry_run=dry_run)
+
+    def update_asset(
+        self,
+        asset_id: int,
+        *,
+        captions: Sequence[str] | None = None,
+        add_captions: Sequence[str] = (),
+        remove_captions: Sequence[str] = (),
+        tags: Sequence[str] | None = None,
+        add_tags: Sequence[str] = (),
+        remove_tags: Sequence[str] = (),
+    ) -> AssetInfo:
+        """Replace (``captions``, ``tags``), add or remove an asset's captions and tags; every
+        model version's points follow."""
+        return self._need_editor().update_asset(
+            asset_id,
+            captions=ListEdit.of(captions, add_captions, remove_captions),
+            tags=ListEdit.of(tags, add_tags, remove_tags),
+        )
+
     # -- internals ---------------------------------------------------------------------------
+
+    def _need_editor(self) -> CollectionEditor:
+        if self._editor is None:
+            raise InvalidInputError("this client edits nothing: pass editor= to SearchClient")
+        return self._editor
 
     def _query_vector(
         self,

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import io
 import json
+import time
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,11 +31,14 @@ from modalign.errors import (
     NotFoundError,
     TransientError,
 )
+from modalign.search.editing import DeleteOutcome, ListEdit
 from modalign.search.filters import Filter
-from modalign.search.results import CaptionHit, ImageHit
+from modalign.search.results import AssetInfo, CaptionHit, CaptionInfo, ImageHit
 
 ImageInput = Image.Image | Path | str
 DEFAULT_TIMEOUT_S = 30.0
+JOB_POLL_S = 0.2
+DEFAULT_JOB_TIMEOUT_S = 600.0  # how long delete_assets waits for its job
 
 _IMAGE_HITS = TypeAdapter(list[ImageHit])
 _CAPTION_HITS = TypeAdapter(list[CaptionHit])
@@ -49,10 +54,12 @@ class RemoteSearchClient:
         api_key: str | None = None,
         timeout: float = DEFAULT_TIMEOUT_S,
         http: httpx.Client | None = None,
+        job_timeout: float = DEFAULT_JOB_TIMEOUT_S,
     ) -> None:
         headers = {"X-API-Key": api_key} if api_key else {}
         self._http = http or httpx.Client(base_url=base_url, timeout=timeout, headers=headers)
         self._owned = http is None
+        self._job_timeout = job_timeout
 
     def search_images(
         self,
@@ -109,6 +116,46 @@ class RemoteSearchClient:
         body = self._post("/v1/search/similar", json={"asset_id": asset_id, **knobs})
         return _IMAGE_HITS.validate_python(body["hits"])
 
+    def delete_assets(
+        self,
+        asset_ids: Sequence[int] = (),
+        *,
+        dataset: str | None = None,
+        filter: Filter | None = None,
+        everything: bool = False,
+        dry_run: bool = False,
+    ) -> DeleteOutcome:
+        """Delete assets by id, a dataset's memberships, or what ``filter`` matches, from every
+        model version; waits for the service's delete job to finish."""
+        body = self._send("POST", "/v1/assets/delete", json={
+            "asset_ids": list(asset_ids), "dataset": dataset, "all": everything,
+            "filter": filter.model_dump(mode="json") if filter else None, "dry_run": dry_run,
+        })
+        job = body.get("job")
+        status = self._wait_for_job(int(job["id"])) if job else None
+        return DeleteOutcome(
+            int(body["assets"]), int(body["memberships"]), list(body["sample"]),
+            bool(body["dry_run"]), int(job["id"]) if job else None, status,
+        )
+
+    def update_asset(
+        self,
+        asset_id: int,
+        *,
+        captions: Sequence[str] | None = None,
+        add_captions: Sequence[str] = (),
+        remove_captions: Sequence[str] = (),
+        tags: Sequence[str] | None = None,
+        add_tags: Sequence[str] = (),
+        remove_tags: Sequence[str] = (),
+    ) -> AssetInfo:
+        """Replace (``captions``, ``tags``), add or remove an asset's captions and tags."""
+        body = self._send("PATCH", f"/v1/assets/{asset_id}", json={
+            "captions": _edit_body(ListEdit.of(captions, add_captions, remove_captions)),
+            "tags": _edit_body(ListEdit.of(tags, add_tags, remove_tags)),
+        })
+        return _asset_info(body)
+
     def close(self) -> None:
         if self._owned:
             self._http.close()
@@ -139,13 +186,44 @@ class RemoteSearchClient:
         return self._post(path, json={"vector": _floats(vector), **knobs})
 
     def _post(self, path: str, **kwargs: Any) -> Any:
+        return self._send("POST", path, **kwargs)
+
+    def _send(self, method: str, path: str, **kwargs: Any) -> Any:
         try:
-            response = self._http.post(path, **kwargs)
+            response = self._http.request(method, path, **kwargs)
         except httpx.HTTPError as exc:
             raise TransientError(f"search service unreachable: {exc}") from exc
         if response.status_code >= 400:
             raise _error(response)
         return response.json()
+
+    def _wait_for_job(self, job_id: int) -> str:
+        """Poll a job until it has finished (or looks abandoned); its last status."""
+        deadline = time.monotonic() + self._job_timeout
+        while True:
+            status = str(self._send("GET", f"/v1/jobs/{job_id}?failures=0")["status"])
+            if status not in ("pending", "running"):
+                return status
+            if time.monotonic() > deadline:
+                raise TransientError(f"job {job_id} is still {status}; poll GET /v1/jobs/{job_id}")
+            time.sleep(JOB_POLL_S)
+
+
+def _edit_body(edit: ListEdit) -> dict[str, Any]:
+    return {"replace": list(edit.replace) if edit.replace is not None else None,
+            "add": list(edit.add), "remove": list(edit.remove)}
+
+
+def _asset_info(body: dict[str, Any]) -> AssetInfo:
+    """The AssetInfo an embedded client would return, from the API's AssetView."""
+    captions = tuple(CaptionInfo(c["text"], int(c["position"])) for c in body["captions"])
+    return AssetInfo(
+        asset_id=int(body["id"]), uri=body["uri"], width=int(body["width"]),
+        height=int(body["height"]), source=body["source"], dataset=body["dataset"],
+        split=body["split"], tags=tuple(body["tags"]),
+        created_at=datetime.fromisoformat(body["created_at"]),
+        content_hash=body["content_hash"], captions=captions, datasets=tuple(body["datasets"]),
+    )
 
 
 def _knobs(

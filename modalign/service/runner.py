@@ -44,6 +44,7 @@ from modalign.search.store import VectorStore
 if TYPE_CHECKING:
     from modalign.encoders.dual import DualEncoder
     from modalign.ingest.dispatch import Dispatcher
+    from modalign.ingest.resources import IngestResources
 
 log = logging.getLogger(__name__)
 
@@ -189,8 +190,20 @@ def make_dispatcher(
         from modalign.ingest.dispatch import CeleryDispatcher
 
         return CeleryDispatcher(settings)
-    from modalign.encoders.load import load_dual_encoder
     from modalign.ingest.dispatch import InProcessDispatcher
+
+    return InProcessDispatcher(api_resources(settings, sessions, store, query_encoder))
+
+
+def api_resources(
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    store: VectorStore,
+    query_encoder: Callable[[], DualEncoder | None],
+) -> IngestResources:
+    """What in-process batches and edits use in the service: its catalog, its own store, and
+    the query encoder when the work embeds with the same model version."""
+    from modalign.encoders.load import load_dual_encoder
     from modalign.ingest.resources import IngestResources
 
     def encoder_for(version: str) -> DualEncoder:
@@ -199,7 +212,6 @@ def make_dispatcher(
             return current
         return load_dual_encoder(settings, version)
 
-    resources = IngestResources(
+    return IngestResources(
         settings=settings, sessions=sessions, store=SharedStore(store), encoder_loader=encoder_for
     )
-    return InProcessDispatcher(resources)

@@ -133,6 +133,71 @@ class JobRequest(BaseModel):
     tags: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(
         default_factory=list, max_length=32
     )
+    sync: bool = Field(
+        False,
+        description="Make the dataset follow the source: add what is new, re-embed what changed, "
+        "remove what vanished (a sync job).",
+    )
+
+
+Text = Annotated[str, Field(min_length=1, max_length=2_000)]
+MAX_EDIT_ITEMS = 256
+
+
+class ListEditBody(BaseModel):
+    """A change to a list of texts: ``replace`` it whole, or ``add`` and ``remove`` items."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    replace: list[Text] | None = Field(None, max_length=MAX_EDIT_ITEMS)
+    add: list[Text] = Field(default_factory=list, max_length=MAX_EDIT_ITEMS)
+    remove: list[Text] = Field(default_factory=list, max_length=MAX_EDIT_ITEMS)
+
+
+class AssetUpdateBody(BaseModel):
+    """Edit an asset's captions and tags (every model version's points follow)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [
+            {"captions": {"add": ["a red kite"]}, "tags": {"remove": ["draft"]}},
+            {"captions": {"replace": ["a kite", "a red kite in the sky"]}},
+        ]},
+    )
+
+    captions: ListEditBody = Field(default_factory=ListEditBody)
+    tags: ListEditBody = Field(default_factory=ListEditBody)
+
+
+class DeleteBody(BaseModel):
+    """What to delete: asset ids, a dataset (withdrawn membership by membership), a filter, or
+    ``all``; ``dry_run`` reports what would go and changes nothing."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [
+            {"dataset": "old-photos"}, {"asset_ids": [3, 7], "dry_run": True},
+            {"filter": FILTER_EXAMPLE},
+        ]},
+    )
+
+    asset_ids: list[Annotated[int, Field(ge=1, le=2**62)]] = Field(
+        default_factory=list, max_length=10_000
+    )
+    dataset: str | None = Field(None, min_length=1, max_length=128)
+    filter: Filter | None = None
+    all: bool = Field(False, description="Delete every asset (refused with any other target).")
+    dry_run: bool = False
+
+
+class DeleteView(BaseModel):
+    """What a delete will do (a dry run) or is doing (its job)."""
+
+    dry_run: bool
+    assets: int = Field(description="Whole assets named.")
+    memberships: int = Field(description="Memberships named (an asset goes with its last one).")
+    sample: list[str] = Field(description="Files of the first few.")
+    job: JobView | None = Field(None, description="The delete job (absent for a dry run).")
 
 
 class FailureView(BaseModel):

@@ -15,11 +15,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from modalign.catalog.db import make_engine, make_session_factory
 from modalign.config import Settings
+from modalign.ingest.editor import CatalogEditor
+from modalign.ingest.owners import Role
 from modalign.search.store import VectorStore
 from modalign.service.batching import TextBatcher
 from modalign.service.broker import BrokerProbe
 from modalign.service.queries import QueryEncoder
-from modalign.service.runner import JobRunner, make_dispatcher
+from modalign.service.runner import JobRunner, api_resources, make_dispatcher
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +39,7 @@ class ServiceState:
     broker: BrokerProbe | None
     jobs: JobRunner | None = None
     texts: TextBatcher | None = None
+    editor: CatalogEditor | None = None  # asset edits, run in the request's thread
     backing_up: threading.Lock = field(default_factory=threading.Lock)  # one backup at a time
 
     def close(self) -> None:
@@ -69,6 +72,9 @@ def open_state(settings: Settings) -> ServiceState:
         state.texts = TextBatcher(lambda: queries.current)
         dispatcher = make_dispatcher(settings, state.sessions, store, lambda: queries.current)
         state.jobs = JobRunner(settings, state.sessions, dispatcher, state.readers)
+        state.editor = CatalogEditor(
+            api_resources(settings, state.sessions, store, lambda: queries.current), Role.API
+        )
     except BaseException:
         state.close()
         raise

@@ -13,11 +13,12 @@ from modalign.catalog.db import session_scope
 from modalign.catalog.models import JobItem
 from modalign.errors import InvalidInputError, NotFoundError
 from modalign.ingest.check import check
-from modalign.ingest.deletes import DeleteTarget, create_delete_job, plan_delete
+from modalign.ingest.deletes import create_delete_job, plan_delete
 from modalign.ingest.removals import plan_removals, remove_points
 from modalign.ingest.repair import repair
 from modalign.ingest.resources import IngestResources
 from modalign.ingest.spec import from_spec
+from modalign.search.editing import DeleteTarget
 from modalign.search.filters import Filter, Match
 
 from .lifecycle import asset_ids, folder_of, hash_of, ingest, points_of, rows, run_job

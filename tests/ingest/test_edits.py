@@ -12,9 +12,10 @@ from modalign.catalog import repo
 from modalign.catalog.db import session_scope
 from modalign.errors import InvalidInputError, NotFoundError
 from modalign.ingest.check import check
-from modalign.ingest.edits import ListEdit, update_asset
+from modalign.ingest.edits import update_asset
 from modalign.ingest.payloads import by_content
 from modalign.ingest.resources import IngestResources
+from modalign.search.editing import ListEdit
 from modalign.search.filters import Filter, Match
 from modalign.search.naming import Kind
 

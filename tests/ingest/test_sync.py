@@ -13,12 +13,13 @@ from sqlalchemy import select
 from modalign.catalog.db import session_scope
 from modalign.catalog.models import Asset
 from modalign.ingest.check import check
-from modalign.ingest.deletes import DeleteTarget, create_delete_job, plan_delete
+from modalign.ingest.deletes import create_delete_job, plan_delete
 from modalign.ingest.dispatch import InProcessDispatcher
 from modalign.ingest.jobs import submit
 from modalign.ingest.progress import JobProgress, job_progress
 from modalign.ingest.resources import IngestResources
 from modalign.ingest.sources import SourceSpec
+from modalign.search.editing import DeleteTarget
 from modalign.search.naming import Kind
 from modalign.search.store import QueryParams
 

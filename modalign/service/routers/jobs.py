@@ -53,24 +53,27 @@ def start_job(state: ServiceState, body: JobRequest) -> JobView:
     root = resolve_source(state.settings, body.image_root) if body.image_root else None
     spec = SourceSpec(path=path, kind=detect_source(path), image_root=root)
     check_allowed(state.settings, source_root(spec), f"the image folder of {body.source}")
-    runner = _runner(state)
+    runner = job_runner(state)
     try:
         job_id = create_ingest_job(
-            state.sessions, spec, dataset=body.dataset, tags=body.tags, lease=runner.leases.lease
+            state.sessions, spec, dataset=body.dataset, tags=body.tags,
+            lease=runner.leases.lease, sync=body.sync,
         )
     except ConfigError as exc:
         raise ProblemError(409, str(exc)) from exc
-    return _queue(state, job_id)
+    return queue_job(state, job_id)
 
 
-def _runner(state: ServiceState) -> JobRunner:
+def job_runner(state: ServiceState) -> JobRunner:
+    """The service's job runner (503 while it is not running)."""
     if state.jobs is None:
         raise ProblemError(503, "the job runner is not running")
     return state.jobs
 
 
-def _queue(state: ServiceState, job_id: int) -> JobView:
-    _runner(state).submit(job_id)
+def queue_job(state: ServiceState, job_id: int) -> JobView:
+    """Hand a created (or taken over) job to the runner; the job as it stands."""
+    job_runner(state).submit(job_id)
     with session_scope(state.readers) as session:
         return job_view(repo.get_job(session=session, job_id=job_id))
 
@@ -123,7 +126,7 @@ async def resume_job(
 
 def _resume(state: ServiceState, job_id: int, force: bool) -> JobView:
     try:
-        _runner(state).take_over(job_id, force=force)
+        job_runner(state).take_over(job_id, force=force)
     except JobLeaseError as exc:
         raise ProblemError(409, str(exc)) from exc
-    return _queue(state, job_id)
+    return queue_job(state, job_id)
