@@ -64,7 +64,7 @@ def dashboard_data(state: ServiceState, paths: PathView) -> Dashboard:
         throughput=[ThroughputPoint(start=m.start, items=m.items) for m in minutes],
         queue_depth=queue_depth(state), broker_mode=state.settings.broker.mode,
         models=models, active_model=next((m.name for m in models if m.active), None),
-        item_totals=totals,
+        item_totals=totals, check=state.checks.latest() if state.checks else None,
     )
 
 

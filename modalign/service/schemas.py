@@ -193,6 +193,11 @@ class DeleteBody(BaseModel):
 class DeleteView(BaseModel):
     """What a delete will do (a dry run) or is doing (its job)."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"dry_run": True, "assets": 0, "memberships": 2, "sample": ["old/a.png", "old/b.png"],
+         "job": None},
+    ]})
+
     dry_run: bool
     assets: int = Field(description="Whole assets named.")
     memberships: int = Field(description="Memberships named (an asset goes with its last one).")
@@ -363,6 +368,36 @@ class Readiness(BaseModel):
     checks: dict[str, CheckView]
 
 
+class CollectionCheckView(BaseModel):
+    """One collection of one model version as the last check saw it."""
+
+    version: str
+    kind: str
+    catalog: int = Field(description="Points the catalog says it holds.")
+    store: int = Field(description="Points it holds.")
+    missing: int
+    orphans: int
+    mismatched: int = Field(description="Points whose payload disagrees with the catalog.")
+    clean: bool
+
+
+class CheckState(BaseModel):
+    """The last ``modalign check`` the service ran (refreshed in the background)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "checked_at": "2026-01-01T00:00:00Z", "clean": True, "memberless_assets": 0,
+        "unfinished_jobs": [],
+        "collections": [{"version": "v1", "kind": "images", "catalog": 7300, "store": 7300,
+                         "missing": 0, "orphans": 0, "mismatched": 0, "clean": True}],
+    }]})
+
+    checked_at: datetime
+    clean: bool
+    collections: list[CollectionCheckView]
+    memberless_assets: int
+    unfinished_jobs: list[int]
+
+
 class ThroughputPoint(BaseModel):
     start: datetime
     items: int
@@ -388,6 +423,9 @@ class Dashboard(BaseModel):
     models: list[ModelView]
     active_model: str | None
     item_totals: dict[str, int]
+    check: CheckState | None = Field(
+        None, description="The last check of catalog and store (none yet: one is running)."
+    )
 
 
 HIT_EXAMPLE: Any = {

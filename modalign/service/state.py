@@ -20,6 +20,7 @@ from modalign.ingest.owners import Role
 from modalign.search.store import VectorStore
 from modalign.service.batching import TextBatcher
 from modalign.service.broker import BrokerProbe
+from modalign.service.checks import CheckMonitor
 from modalign.service.queries import QueryEncoder
 from modalign.service.runner import JobRunner, api_resources, make_dispatcher
 
@@ -40,6 +41,7 @@ class ServiceState:
     jobs: JobRunner | None = None
     texts: TextBatcher | None = None
     editor: CatalogEditor | None = None  # asset edits, run in the request's thread
+    checks: CheckMonitor | None = None
     backing_up: threading.Lock = field(default_factory=threading.Lock)  # one backup at a time
 
     def close(self) -> None:
@@ -72,6 +74,7 @@ def open_state(settings: Settings) -> ServiceState:
         state.texts = TextBatcher(lambda: queries.current)
         dispatcher = make_dispatcher(settings, state.sessions, store, lambda: queries.current)
         state.jobs = JobRunner(settings, state.sessions, dispatcher, state.readers)
+        state.checks = CheckMonitor(state.readers, store)
         state.editor = CatalogEditor(
             api_resources(settings, state.sessions, store, lambda: queries.current), Role.API
         )

@@ -117,6 +117,14 @@ def test_progress_advances_without_a_reload_and_search_shows_thumbnails(
         "document.querySelector('#results img').alt.includes('number 1005')", timeout=30_000
     )
 
+    http.post("/v1/check").raise_for_status()  # the page shows each collection's check state
+    page.wait_for_function(
+        "document.querySelectorAll('#collections td.check .badge.completed').length === 2",
+        timeout=30_000,
+    )
+    assert "checked" in page.inner_text("#check-status")
+    assert page.text_content(f'tr[data-job="{job_id}"] .kind') == "ingest"
+
 
 def test_the_page_is_useful_without_scripts(live: LiveServer, browser: Browser) -> None:
     context = browser.new_context(java_script_enabled=False)

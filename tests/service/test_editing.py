@@ -13,6 +13,9 @@ from modalign.errors import InvalidInputError, NotFoundError
 from modalign.search.client import SearchClient
 from modalign.search.filters import Filter, Match
 from modalign.search.hydrate import CatalogLookup
+from modalign.search.naming import Kind
+from modalign.search.schema import CaptionPayload
+from modalign.search.store import PointIn
 from modalign.service.remote import RemoteSearchClient
 from modalign.service.state import ServiceState
 
@@ -95,3 +98,21 @@ def test_a_sync_job_through_the_api(http: httpx.Client, live: LiveServer) -> Non
     state = wait_for_job(http, again.json()["id"])
     assert state["status"] == "completed" and state["total_items"] == 1
     assert len(_ids(http, "edit-sync")) == 2
+
+
+def test_the_check_state_follows_the_store(http: httpx.Client, live: LiveServer) -> None:
+    state: ServiceState = live.app.state.modalign
+    assert http.post("/v1/check").json()["clean"]
+    version = state.store.active_version()
+    [point] = state.store.scroll(Kind.CAPTIONS, limit=1, with_vectors=True, version=version)
+    state.store.delete(Kind.CAPTIONS, [point.id], version=version)
+    try:
+        report = http.post("/v1/check").json()
+        captions = next(c for c in report["collections"] if c["kind"] == "captions")
+        assert not report["clean"] and captions["missing"] == 1
+        assert http.get("/v1/dashboard").json()["check"]["clean"] is False
+    finally:
+        payload = CaptionPayload.model_validate(point.payload)
+        back = PointIn(point.id, point.vector, payload)
+        state.store.upsert(Kind.CAPTIONS, [back], version=version)
+    assert http.post("/v1/check").json()["clean"]

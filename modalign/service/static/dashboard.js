@@ -43,13 +43,23 @@ function jobRow(job) {
   return el("tr", { "data-job": job.id },
     el("td", {}, job.id),
     statusCell(job),
-    el("td", {}, job.dataset),
+    jobCell(job),
     el("td", { class: "wide" },
       el("div", { class: "bar" }, el("div", { class: "fill", style: `width: ${pct}%` })),
       el("span", { class: "count" }, `${finished} / ${job.total_items}`)),
     el("td", {}, job.rate_items_per_s ? `${job.rate_items_per_s.toFixed(1)}/s` : "–"),
     el("td", {}, job.eta_s ? `${Math.round(job.eta_s)}s` : "–"),
     failures);
+}
+
+function jobCell(job) {
+  const cell = el("td", {}, el("span", { class: "kind" }, job.kind), ` ${job.dataset}`);
+  const counts = job.source && job.source.counts;
+  if (counts) {
+    cell.append(el("div", { class: "counts muted" },
+      `${counts.added} added · ${counts.changed} changed · ${counts.removed} removed`));
+  }
+  return cell;
 }
 
 function statusCell(job) {
@@ -100,7 +110,7 @@ function renderThroughput(points) {
   $("#throughput").replaceChildren(...cols);
 }
 
-function renderCollections(models, active) {
+function renderCollections(models, active, check) {
   const rows = models.map((m) => {
     const byKind = Object.fromEntries(m.collections.map((c) => [c.kind, c]));
     const name = el("td", {}, m.name);
@@ -108,10 +118,29 @@ function renderCollections(models, active) {
     return el("tr", { class: m.name === active ? "active" : "" }, name,
       el("td", {}, byKind.images ? byKind.images.points : "–"),
       el("td", {}, byKind.captions ? byKind.captions.points : "–"),
-      el("td", {}, byKind.images ? byKind.images.status : "–"));
+      el("td", {}, byKind.images ? byKind.images.status : "–"),
+      checkCell(check, m.name));
   });
   $("#collections tbody").replaceChildren(...(rows.length ? rows
-    : [el("tr", { class: "empty" }, el("td", { colspan: 4 }, "no model versions yet"))]));
+    : [el("tr", { class: "empty" }, el("td", { colspan: 5 }, "no model versions yet"))]));
+  $("#check-status").textContent = check ? checkSummary(check) : "";
+}
+
+function checkCell(check, version) {
+  if (!check) return el("td", { class: "check" }, el("span", { class: "muted" }, "checking…"));
+  const lines = check.collections.filter((c) => c.version === version).map((c) => el("div", {},
+    `${c.kind}: `, c.clean ? el("span", { class: "badge completed" }, "clean")
+      : el("span", { class: "badge failed" },
+        `${c.missing} missing · ${c.orphans} orphans · ${c.mismatched} payload`)));
+  return el("td", { class: "check" }, ...lines);
+}
+
+function checkSummary(check) {
+  const parts = [`checked ${new Date(check.checked_at).toLocaleTimeString()}`];
+  if (check.memberless_assets) parts.push(`${check.memberless_assets} assets in no dataset`);
+  if (check.unfinished_jobs.length) parts.push(`unfinished removals: jobs ${check.unfinished_jobs.join(", ")}`);
+  parts.push("modalign check --repair fixes what disagrees");
+  return parts.join(" · ");
 }
 
 function renderFacts(data) {
@@ -133,7 +162,7 @@ async function poll() {
     const data = await response.json();
     renderJobs(data.jobs);
     renderThroughput(data.throughput);
-    renderCollections(data.models, data.active_model);
+    renderCollections(data.models, data.active_model, data.check);
     renderFacts(data);
   } catch (error) {
     $("#updated").textContent = `update failed: ${error.message}`;
