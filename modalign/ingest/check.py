@@ -143,14 +143,17 @@ def _version_assets(
 ) -> list[int]:
     """Assets whose points ``version`` should hold: all of them in the active version."""
     if active:
-        stmt = select(Asset.id)
+        column = Asset.id
+        stmt = select(column)
     else:
         version_id = repo.get_model_version(session=session, ref=version).id
-        stmt = select(AssetEmbedding.asset_id).where(AssetEmbedding.model_version_id == version_id)
-    found = list(session.scalars(stmt))
-    if asset_ids is not None:
-        wanted = set(asset_ids)
-        found = [a for a in found if a in wanted]
+        column = AssetEmbedding.asset_id
+        stmt = select(column).where(AssetEmbedding.model_version_id == version_id)
+    if asset_ids is None:
+        return sorted(session.scalars(stmt))
+    found: list[int] = []
+    for start in range(0, len(asset_ids), CHUNK):
+        found += session.scalars(stmt.where(column.in_(asset_ids[start : start + CHUNK])))
     return sorted(found)
 
 

@@ -10,8 +10,8 @@ edited and the store behind; ``modalign check --repair`` finishes it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import delete, select, update
@@ -53,16 +53,36 @@ def update_asset(
 ) -> AssetUpdate:
     """Apply the edits (see the module docstring); NotFoundError for an unknown asset,
     InvalidInputError for a caption or tag to remove that the asset does not have."""
-    if not (captions or tags):
+    edits = {asset_id: AssetEdit(captions, tags)}
+    [done] = update_assets(res, edits, max_caption_chars=max_caption_chars)
+    return done
+
+
+@dataclass(frozen=True)
+class AssetEdit:
+    """The edits of one asset."""
+
+    captions: ListEdit = field(default_factory=ListEdit)
+    tags: ListEdit = field(default_factory=ListEdit)
+
+
+def update_assets(
+    res: IngestResources, edits: Mapping[int, AssetEdit], *, max_caption_chars: int = 2000
+) -> list[AssetUpdate]:
+    """:func:`update_asset` for many assets: one catalog transaction for all (nothing changes
+    if one edit is refused), then one check and repair of their points."""
+    if not edits or not all(e.captions or e.tags for e in edits.values()):
         raise InvalidInputError("nothing to change: give captions or tags to set, add or remove")
+    results: list[tuple[int, list[str], list[str]]] = []
     with session_scope(res.sessions) as session:
-        asset = repo.get_asset(session=session, asset_id=asset_id)
-        texts = _edit_captions(session, asset, captions, max_caption_chars)
-        labels = _edit_tags(session, asset, tags)
+        for asset_id, edit in edits.items():
+            asset = repo.get_asset(session=session, asset_id=asset_id)
+            texts = _edit_captions(session, asset, edit.captions, max_caption_chars)
+            results.append((asset_id, texts, _edit_tags(session, asset, edit.tags)))
     with res.store.use() as store:
-        report = check(res.sessions, store, asset_ids=[asset_id])
+        report = check(res.sessions, store, asset_ids=list(edits))
         done = repair_points(res, store, report)
-    return AssetUpdate(asset_id, texts, labels, done)
+    return [AssetUpdate(asset_id, texts, labels, done) for asset_id, texts, labels in results]
 
 
 def _edit_captions(
