@@ -21,6 +21,8 @@ from modalign.config import Settings
 from modalign.encoders.registry import checkpoint_dir
 from modalign.errors import InvalidInputError
 from modalign.filecopy import copy_tree
+from modalign.ingest.check import check
+from modalign.ingest.resources import open_resources
 
 from .conftest import (
     IMAGES,
@@ -51,6 +53,16 @@ def catalog(request: pytest.FixtureRequest) -> str | None:
     return str(request.getfixturevalue("empty_postgres_url"))
 
 
+def _check_is_clean(settings: Settings) -> bool:
+    """``modalign check`` on a data directory: catalog and store agree."""
+    res = open_resources(settings, shared=False)
+    try:
+        with res.store.use() as store:
+            return check(res.sessions, store).clean
+    finally:
+        res.close()
+
+
 def test_a_restored_index_holds_what_was_backed_up(
     backend: str, catalog: str | None, tmp_path: Path, tower_cache: Path
 ) -> None:
@@ -69,6 +81,7 @@ def test_a_restored_index_holds_what_was_backed_up(
     restored = restore_backup(target, tmp_path / "backup")
     assert (restored.rows, restored.points) == (report.rows, report.points)
     assert state_of(target) == before
+    assert _check_is_clean(target)
     name, folder = checkpoint_dir(target)
     assert name == MODEL and folder.is_relative_to(target.paths.data_dir.resolve())
 
