@@ -13,8 +13,9 @@ from typing import Annotated
 
 import typer
 
-from modalign.commands import assets, backup, data, db, ingest, search, serve, train
-from modalign.config import PathsSettings, Settings
+from modalign.commands import assets, backup, data, db, fail, ingest, search, serve, train
+from modalign.config import PathsSettings, load_settings
+from modalign.errors import ConfigError
 
 app = typer.Typer(
     name="modalign",
@@ -40,7 +41,10 @@ def root(
     if not verbose:
         for noisy in ("alembic", "httpx", "sentence_transformers"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
-    settings = Settings()
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        raise fail(str(exc), 2) from None
     if data_dir is not None:
         settings = settings.model_copy(update={"paths": PathsSettings(data_dir=data_dir)})
     ctx.obj = settings

@@ -3,19 +3,38 @@
 Every field can be set from the environment with the ``MODALIGN_`` prefix; nested sections use
 a double underscore, e.g. ``MODALIGN_DATABASE__URL`` or ``MODALIGN_STORE__BACKEND``. Defaults are
 the embedded mode: SQLite and qdrant-edge under one data directory, jobs run in-process.
+
+Settings are strict: an unknown field of any section is refused, and :func:`load_settings` (what
+the entry points call) refuses a ``MODALIGN_`` variable that names no setting, with the closest
+valid name, so a misspelt variable fails at start-up instead of being ignored.
 """
 
 from __future__ import annotations
 
+import difflib
 import os
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Literal, Self
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from modalign.errors import ConfigError
 
-class PathsSettings(BaseModel):
+ENV_PREFIX = "MODALIGN_"
+DOC_HINT = "the configuration table in README.md"
+NOT_SETTINGS = frozenset({"MODALIGN_FAULT"})  # read elsewhere: the fault-injection hook
+
+
+class Section(BaseModel):
+    """A section of the settings: unknown fields are refused."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class PathsSettings(Section):
     """Where modalign keeps its files. Everything lives under ``data_dir`` unless overridden."""
 
     data_dir: Path = Field(Path("data"), description="Root of every file modalign writes.")
@@ -62,7 +81,7 @@ class PathsSettings(BaseModel):
         return path if path.is_absolute() else self.data_dir.resolve() / path
 
 
-class DatabaseSettings(BaseModel):
+class DatabaseSettings(Section):
     """The metadata catalog (SQLAlchemy URL)."""
 
     url: str | None = Field(
@@ -71,7 +90,7 @@ class DatabaseSettings(BaseModel):
     echo: bool = Field(False, description="Log every SQL statement.")
 
 
-class BrokerSettings(BaseModel):
+class BrokerSettings(Section):
     """How ingestion batches are dispatched."""
 
     mode: Literal["inprocess", "celery"] = Field(
@@ -86,7 +105,7 @@ class BrokerSettings(BaseModel):
     max_retries: int = Field(5, ge=0, description="Retries of a batch on transient errors.")
 
 
-class StoreSettings(BaseModel):
+class StoreSettings(Section):
     """The vector store."""
 
     backend: Literal["edge", "client"] = Field(
@@ -111,7 +130,7 @@ class StoreSettings(BaseModel):
     )
 
 
-class EncoderSettings(BaseModel):
+class EncoderSettings(Section):
     """The dual encoder."""
 
     model: str | None = Field(None, description="Model version to use; default the active one.")
@@ -138,7 +157,7 @@ class EncoderSettings(BaseModel):
     batch_size: int = Field(64, ge=1, description="Batch size for encoding.")
 
 
-class IngestSettings(BaseModel):
+class IngestSettings(Section):
     """Bulk ingestion."""
 
     batch_size: int = Field(64, ge=1, description="Items per dispatched batch.")
@@ -174,7 +193,7 @@ class IngestSettings(BaseModel):
         return self
 
 
-class ServiceSettings(BaseModel):
+class ServiceSettings(Section):
     """The HTTP API."""
 
     host: str = Field("127.0.0.1", description="Address `modalign serve` binds.")
@@ -206,7 +225,7 @@ class Settings(BaseSettings):
     """All of modalign's configuration."""
 
     model_config = SettingsConfigDict(
-        env_prefix="MODALIGN_", env_nested_delimiter="__", extra="ignore"
+        env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid"
     )
 
     paths: PathsSettings = Field(default_factory=PathsSettings)
@@ -224,3 +243,49 @@ class Settings(BaseSettings):
         if self.database.url:
             return self.database.url
         return f"sqlite:///{(self.paths.data_dir / 'catalog.db').resolve()}"
+
+
+def setting_fields(
+    model: type[BaseModel] = Settings, prefix: str = ENV_PREFIX
+) -> Iterator[tuple[str, FieldInfo]]:
+    """Every setting as (environment variable, field): ``MODALIGN_STORE__BACKEND``, ..."""
+    for name, field in model.model_fields.items():
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            yield from setting_fields(annotation, f"{prefix}{name.upper()}__")
+        else:
+            yield f"{prefix}{name.upper()}", field
+
+
+def setting_names() -> list[str]:
+    """Every environment variable that names a setting."""
+    return [name for name, _ in setting_fields()]
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """The settings from the environment (what every entry point calls); ConfigError for a
+    ``MODALIGN_`` variable that names no setting, or a value a setting refuses."""
+    env = os.environ if environ is None else environ
+    known = set(setting_names()) | NOT_SETTINGS
+    for name in sorted(k for k in env if k.upper().startswith(ENV_PREFIX)):
+        if name.upper() not in known:
+            raise ConfigError(_unknown(name, known))
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise ConfigError(f"bad setting: {_problems(exc)}") from None
+
+
+def _unknown(name: str, known: set[str]) -> str:
+    bare = {k.removeprefix(ENV_PREFIX): k for k in known}  # the shared prefix says nothing
+    close = difflib.get_close_matches(name.upper().removeprefix(ENV_PREFIX), sorted(bare), n=1)
+    hint = f"; did you mean {bare[close[0]]}?" if close else f"; see {DOC_HINT}"
+    return f"unknown setting {name}{hint}"
+
+
+def _problems(exc: ValidationError) -> str:
+    parts = []
+    for error in exc.errors(include_url=False):
+        where = ENV_PREFIX + "__".join(str(p).upper() for p in error["loc"])
+        parts.append(f"{where}: {error['msg']}")
+    return "; ".join(parts)

@@ -7,25 +7,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from pydantic import BaseModel
-
-from modalign.config import Settings
+from modalign.config import setting_fields
 
 
-def _rows(model: type[BaseModel], prefix: str) -> Iterator[tuple[str, str, str]]:
-    for name, field in model.model_fields.items():
-        annotation = field.annotation
-        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            yield from _rows(annotation, f"{prefix}{name.upper()}__")
-            continue
+def _rows() -> Iterator[tuple[str, str, str]]:
+    for env, field in setting_fields():
         default = field.get_default(call_default_factory=True)
         shown = "(unset)" if default is None else f"`{default}`"
-        yield f"`{prefix}{name.upper()}`", shown, field.description or ""
+        yield f"`{env}`", shown, field.description or ""
 
 
 def settings_table() -> str:
     """A Markdown table of every setting: environment variable, default, meaning."""
     lines = ["| variable | default | meaning |", "| --- | --- | --- |"]
-    rows = _rows(Settings, "MODALIGN_")
+    rows = _rows()
     lines += [f"| {env} | {default} | {meaning} |" for env, default, meaning in rows]
     return "\n".join(lines)

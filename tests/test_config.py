@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from modalign.config import Settings
+from modalign.config import Settings, load_settings
+from modalign.errors import ConfigError
 
 
 def test_defaults_are_embedded(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -46,3 +47,45 @@ def test_a_heartbeat_not_shorter_than_the_lease_is_refused(
         Settings()
     monkeypatch.setenv("MODALIGN_INGEST__HEARTBEAT_SECONDS", "1.5")
     assert Settings().ingest.heartbeat_seconds == 1.5
+
+
+@pytest.mark.parametrize(
+    ("name", "closest"),
+    [
+        ("MODALIGN_STORE__BAKEND", "MODALIGN_STORE__BACKEND"),
+        ("MODALIGN_SEDE", "MODALIGN_SEED"),
+        ("MODALIGN_INGEST__BATCHSIZE", "MODALIGN_INGEST__BATCH_SIZE"),
+    ],
+)
+def test_a_misspelt_variable_fails_naming_the_closest_setting(name: str, closest: str) -> None:
+    with pytest.raises(ConfigError, match=f"unknown setting {name}; did you mean {closest}"):
+        load_settings({name: "client"})
+
+
+def test_nothing_close_points_at_the_configuration_table() -> None:
+    with pytest.raises(ConfigError, match="configuration table"):
+        load_settings({"MODALIGN_ZZZZZZZZ": "1"})
+
+
+def test_a_bad_value_names_its_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MODALIGN_STORE__HNSW_M", "many")
+    with pytest.raises(ConfigError, match="MODALIGN_STORE__HNSW_M: Input should be a valid int"):
+        load_settings()
+
+
+def test_sections_refuse_unknown_fields() -> None:
+    with pytest.raises(ValueError, match="Extra inputs are not permitted"):
+        Settings(store={"bakend": "client"})
+
+
+def test_the_cli_stops_at_start_up_on_a_misspelt_variable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from typer.testing import CliRunner
+
+    from modalign.cli import app
+
+    monkeypatch.setenv("MODALIGN_STORE__BAKEND", "client")
+    result = CliRunner().invoke(app, ["models", "list"])
+    assert result.exit_code == 2
+    assert "did you mean MODALIGN_STORE__BACKEND" in result.output

@@ -49,7 +49,7 @@ def test_environment_is_valid_settings(
     environment = compose["services"]["api"]["environment"]
     for key, value in environment.items():
         assert key.startswith("MODALIGN_")
-        monkeypatch.setenv(key, str(value).replace("${MODALIGN_TORCH_THREADS:-1}", "1"))
+        monkeypatch.setenv(key, str(value).replace("${WORKER_TORCH_THREADS:-1}", "1"))
     monkeypatch.setenv("MODALIGN_SERVICE__API_KEY", "secret")
     settings = Settings()
     assert settings.store.backend == "client"
