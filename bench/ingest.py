@@ -146,7 +146,7 @@ def encoding_only(settings: Settings, manifest: Path, batch_size: int) -> dict[s
 def loaded_inputs(settings: Settings, manifest: Path) -> tuple[Any, list[Any], list[list[str]]]:
     """The bench model's encoder with both towers loaded, the decoded images, their captions."""
     from modalign.encoders.load import load_dual_encoder
-    from modalign.ingest.images import decode_bytes
+    from modalign.images import decode_bytes
     from modalign.ingest.sources import SourceLimits, SourceSpec, iter_source
 
     encoder = load_dual_encoder(settings, MODEL)

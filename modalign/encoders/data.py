@@ -13,8 +13,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from modalign.encoders.preprocess import to_rgb
 from modalign.errors import InvalidInputError
+from modalign.images import to_rgb
 
 
 @dataclass(frozen=True)

@@ -18,20 +18,11 @@ from collections.abc import Sequence
 import numpy as np
 from PIL import Image, ImageChops
 
+from modalign.images import to_rgb
+
 WHITE = (255, 255, 255)
 CONTENT_THRESHOLD = 12  # content: luminance of |pixel - white| above this
 CONTENT_MARGIN = 0.04  # margin kept around the content, as a fraction of its longer side
-
-
-def to_rgb(image: Image.Image) -> Image.Image:
-    """RGB version of ``image``; transparency is composited over white."""
-    if image.mode == "RGB":
-        return image
-    if image.mode in ("RGBA", "LA", "P", "PA") or "transparency" in image.info:
-        rgba = image.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (*WHITE, 255))
-        return Image.alpha_composite(background, rgba).convert("RGB")
-    return image.convert("RGB")
 
 
 def letterbox(image: Image.Image, size: int) -> Image.Image:

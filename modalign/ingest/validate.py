@@ -17,7 +17,7 @@ from PIL import Image
 from modalign.config import IngestSettings, Settings
 from modalign.encoders.preprocess import crop_box
 from modalign.errors import InvalidInputError
-from modalign.ingest.images import DecodedImage, check_extension, decode_bytes
+from modalign.images import DecodedImage, check_extension, decode_bytes
 from modalign.ingest.sources.paths import read_under
 from modalign.ingest.spec import ItemSpec
 

@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
 
-from modalign.encoders.preprocess import to_rgb
+from modalign.config import IngestSettings
 from modalign.errors import EncoderError, InvalidInputError, NotFoundError
+from modalign.images import decode_bytes, normalise
 from modalign.search.editing import CollectionEditor, DeleteOutcome, DeleteTarget, ListEdit
 from modalign.search.filters import Filter, Match, without
 from modalign.search.hydrate import AssetLookup
@@ -233,14 +234,15 @@ def _check_text(text: str) -> str:
 
 
 def _open_image(image: ImageInput) -> Image.Image:
-    """The query image as ingestion decodes an item: EXIF-rotated, transparency over white."""
+    """The query image as ingestion decodes an item (:mod:`modalign.images`: EXIF-rotated,
+    transparency over white, 16-bit and float scaled), a file under ingestion's default limits."""
     if isinstance(image, Image.Image):
-        return to_rgb(image)
+        return normalise(image)
     try:
-        with Image.open(image) as img:
-            return to_rgb(ImageOps.exif_transpose(img))
-    except (OSError, ValueError, Image.DecompressionBombError) as exc:
-        raise InvalidInputError(f"cannot read query image {image}: {exc}") from exc
+        data = Path(image).read_bytes()
+    except OSError as exc:
+        raise InvalidInputError(f"cannot read query image {image}: {exc.strerror or exc}") from exc
+    return decode_bytes(data, IngestSettings()).image
 
 
 def _first_row(encode: Callable[[Any], np.ndarray], batch: list[Any]) -> np.ndarray:

@@ -15,7 +15,7 @@ from PIL import Image
 from modalign.catalog.models import Asset
 from modalign.config import Settings
 from modalign.errors import InvalidInputError, NotFoundError
-from modalign.ingest.images import decode_bytes
+from modalign.images import decode_bytes
 from modalign.ingest.sources.paths import read_under
 
 THUMBNAIL_QUALITY = 85

@@ -18,7 +18,7 @@ from starlette.types import Message
 
 from modalign.config import Settings
 from modalign.errors import InvalidInputError
-from modalign.ingest.images import decode_bytes
+from modalign.images import decode_bytes
 from modalign.service.limits import MULTIPART_OVERHEAD, declared_length
 from modalign.service.problems import ProblemError
 

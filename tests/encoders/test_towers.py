@@ -9,7 +9,8 @@ from PIL import Image
 from modalign.config import Settings
 from modalign.encoders.dual import DualEncoder
 from modalign.encoders.heads import AlignmentHeads, HeadSpec
-from modalign.encoders.preprocess import batch_pixels, letterbox, to_rgb
+from modalign.encoders.preprocess import batch_pixels, letterbox
+from modalign.images import to_rgb
 from modalign.encoders.tower_registry import image_tower, text_tower
 from modalign.encoders.towers import IMAGE_FEATURE_DIM, ImageTower
 

@@ -20,8 +20,8 @@ from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
 from modalign.errors import InvalidInputError
+from modalign.images import IMAGE_EXTENSIONS
 from modalign.ingest.captions import clean_captions
-from modalign.ingest.images import IMAGE_EXTENSIONS
 from modalign.ingest.sources.item import SourceItem, SourceLimits, clean_tags, failed_item
 from modalign.ingest.sources.paths import (
     check_encodable,

@@ -10,7 +10,7 @@ from PIL import Image
 
 from modalign.config import IngestSettings
 from modalign.errors import InvalidInputError
-from modalign.ingest.images import DecodedImage, decode_bytes, to_rgb
+from modalign.images import DecodedImage, decode_bytes, to_rgb
 from modalign.ingest.sources import SourceLimits
 from modalign.ingest.sources.manifest import read_jsonl_manifest
 from modalign.ingest.validate import read_image_file

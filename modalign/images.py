@@ -1,4 +1,10 @@
-"""Image decoding under explicit limits: one call turns image bytes into RGB pixels or a reason.
+"""Images in, RGB pixels out: the one decoder ingestion, training, search and the service share.
+
+:func:`decode_bytes` turns a file's bytes into RGB pixels under explicit limits (bytes, pixels,
+sides, aspect ratio), EXIF-rotated, with transparency composited over white and 16-bit, 32-bit
+and float images scaled to 8 bits; :func:`normalise` does the same to an image already in
+memory (a query image handed to :class:`~modalign.search.client.SearchClient`); :func:`to_rgb`
+is the colour conversion alone (what training applies to its files).
 
 Every failure is an :class:`~modalign.errors.InvalidInputError` whose message says what is wrong
 with the file (too large, truncated, not an image, decompression bomb, ...), so the pipeline can
@@ -140,6 +146,11 @@ def _load(im: Image.Image, draft_side: int | None) -> None:
         im.load()
     except _DECODE_ERRORS as exc:
         raise InvalidInputError(f"truncated or corrupt image data: {exc}") from exc
+
+
+def normalise(image: Image.Image) -> Image.Image:
+    """An image in memory prepared as a decoded file is: EXIF-rotated, then :func:`to_rgb`."""
+    return to_rgb(_apply_orientation(image))
 
 
 def _apply_orientation(im: Image.Image) -> Image.Image:
