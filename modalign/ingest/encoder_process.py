@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from modalign.config import Settings
 from modalign.errors import EncoderError, ModalignError
+from modalign.faults import fault_point
 from modalign.ingest.encode import CANARY_TEXT, EncodeInput, EncodeOutput, canary_image
 
 if TYPE_CHECKING:
@@ -191,6 +192,8 @@ def serve(settings: Settings, requests: Any, replies: Any, log_level: int) -> No
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     encoders: dict[str, DualEncoder] = {}
     while (request := _next_request(requests)) is not None:
+        if request.inputs:
+            fault_point("encoder.child")
         reply = _answer(settings, encoders, request)
         if request.seq > 0:
             replies.put(reply)

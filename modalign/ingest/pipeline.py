@@ -18,6 +18,7 @@ from modalign.catalog import repo
 from modalign.catalog.db import session_scope
 from modalign.catalog.models import JobStatus
 from modalign.errors import ConfigError
+from modalign.faults import fault_point
 from modalign.ingest.encode import encode_work
 from modalign.ingest.plan import job_root
 from modalign.ingest.resources import IngestResources
@@ -84,6 +85,7 @@ def map_stage(res: IngestResources, staged: StagedBatch) -> StagedBatch:
     skip_stage(res, staged)
     if staged.works:  # a batch of removals (or of bad files) needs no encoder
         with staged.timer.stage("encode"):
+            fault_point("encode")
             encode_work(res.encoder(staged.target.version), staged.works)
     return staged
 

@@ -32,6 +32,7 @@ from modalign.catalog import repo
 from modalign.catalog.db import session_scope
 from modalign.catalog.models import Asset, ItemStatus
 from modalign.config import PathsSettings
+from modalign.faults import fault_point
 from modalign.ingest.payloads import (
     caption_payload,
     catalog_payloads,
@@ -109,6 +110,8 @@ def write_batch(
         recorded = _record_assets(session, res.settings.paths, target, good)
         plan = plan_removals(session=session, items=removals)
         _doom_orphans(session, plan, recorded.left)
+        fault_point("catalog.assets")
+    fault_point("catalog.assets.committed")
     with (timer or StageTimer()).stage("upsert"):
         _write_points(res, target, recorded, plan)
     with session_scope(res.sessions) as session:
@@ -119,7 +122,10 @@ def write_batch(
         updates = _updates(works, recorded, failures, target.version)
         updates += _removal_updates(removals, plan)
         changed = repo.mark_items(session=session, updates=updates)
-        return _count(session, target, changed, recorded.points)
+        outcome = _count(session, target, changed, recorded.points)
+        fault_point("catalog.outcome")
+    fault_point("catalog.outcome.committed")
+    return outcome
 
 
 def _write_points(

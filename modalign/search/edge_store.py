@@ -48,6 +48,7 @@ import qdrant_edge as qe
 
 from modalign.config import StoreSettings
 from modalign.errors import InvalidInputError, NotFoundError, StoreError
+from modalign.faults import fault_point
 from modalign.filecopy import copy_tree
 from modalign.search import checks
 from modalign.search.edge_filters import to_edge
@@ -202,6 +203,7 @@ class EdgeStore:
             rows = checks.points_in(kind, points, dim)
             batch = [qe.Point(pid, vec, payload) for pid, vec, payload in rows]
             with self._flushed(shard):
+                fault_point("store.upsert")
                 self._call(shard.update, qe.UpdateOperation.upsert_points(batch))
 
     @pausable_write
@@ -342,6 +344,7 @@ class EdgeStore:
     @pausable_write
     def optimize(self, *, version: str | None = None) -> None:
         """Build HNSW graphs (and merge segments) where enough points wait; blocks until done."""
+        fault_point("store.optimize")
         chosen = self.resolve(version)
         for kind in Kind:
             if self.info(kind, version=chosen).status == "green":
@@ -456,6 +459,7 @@ class EdgeStore:
         with self._lock:
             self._unflushed[key] = self._unflushed.get(key, 0) + 1
         yield
+        fault_point("store.flush")
         self._call(shard.flush)
         with self._lock:
             left = self._unflushed.get(key, 1) - 1
@@ -481,6 +485,7 @@ class EdgeStore:
     def _update_state(self, change: Callable[[StoreState], StoreState]) -> None:
         with self._lock:
             state = change(self._state)
+            fault_point("store.state")
             save_state(self._root, state)
             self._state = state
 
