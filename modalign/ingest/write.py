@@ -2,20 +2,26 @@
 
 1. One short transaction upserts the assets, their memberships (dataset and file of each item,
    with what it offered: :mod:`~modalign.catalog.repo.members`) and captions (their ids, datasets
-   and caption positions go into the payloads).
+   and caption positions go into the payloads). The new captions of an asset already embedded in
+   the version are not recorded yet, only given the positions they will have.
 2. Both collections are upserted, durable when the call returns, with no transaction open: a
    store flush takes a third of a second, and on SQLite every transaction holds the database's
    write lock, so holding one across the upsert would stall every other reader and writer.
    Assets already embedded whose datasets or tags changed (an image ingested again under
    another dataset or with new tags, or one a moved membership left) get their new image fields
    in every version embedding them, without new vectors (:func:`~modalign.ingest.payloads.relabel`).
-3. One transaction records the embedded marks, the item outcomes and the job counters together,
-   and closes the job when it was the last batch. An item whose image was already embedded is
-   ``done`` when it recorded something (a membership, tags), ``skipped`` when nothing changed.
+3. One transaction records those captions, the embedded marks, the item outcomes and the job
+   counters together, and closes the job when it was the last batch. An item whose image was
+   already embedded is ``done`` when it recorded something (a membership, tags), ``skipped``
+   when nothing changed.
 
 A crash before step 3 leaves assets without embedded marks and the items pending: the retry
 sees the assets as not embedded, re-encodes them and overwrites the same points (their ids come
 from content), so nothing is lost or counted twice; memberships are recorded again as they are.
+An embedded asset keeps its mark, so its new captions are recorded only with the outcome:
+recorded in step 1, the retry would find them in the catalog, take them for embedded and never
+write their points. Until the retry, a crash after step 2 leaves their points in the store ahead
+of their rows.
 """
 
 from __future__ import annotations
@@ -87,6 +93,7 @@ class Recorded:
     relabel: dict[int, ImagePayload] = field(default_factory=dict)
     relabel_versions: dict[str, set[int]] = field(default_factory=dict)
     retracted: list[str] = field(default_factory=list)  # caption points of retracted captions
+    later: dict[int, list[str]] = field(default_factory=dict)  # captions recorded in step 3
 
     @property
     def points(self) -> int:
@@ -115,6 +122,7 @@ def write_batch(
     with (timer or StageTimer()).stage("upsert"):
         _write_points(res, target, recorded, plan)
     with session_scope(res.sessions) as session:
+        repo.add_captions_to_assets(session=session, texts_by_asset=recorded.later)
         repo.record_embedded(
             session=session, asset_ids=recorded.assets.values(), model_version_id=target.version_id
         )
@@ -215,10 +223,12 @@ def _record_assets(
         session=session, members=_members(paths, target, works, recorded), tags=target.tags
     )
     recorded.changed, recorded.left = members.changed, members.left
-    texts: dict[int, list[str]] = {}
-    for work in todo:
+    now: dict[int, list[str]] = {}
+    for work in todo:  # an embedded asset's new captions wait for step 3 (module docstring)
+        texts = now if work.embed_image else recorded.later
         texts.setdefault(recorded.assets[work.content_hash], []).extend(work.captions)
-    caption_rows = repo.add_captions_to_assets(session=session, texts_by_asset=texts)
+    caption_rows = repo.add_captions_to_assets(session=session, texts_by_asset=now)
+    caption_rows.update(repo.plan_captions(session=session, texts_by_asset=recorded.later))
     written = {recorded.assets[w.content_hash] for w in todo}
     payloads = catalog_payloads(session=session, asset_ids=[*written, *members.changed])
     for work in todo:
