@@ -9,11 +9,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from modalign.catalog import repo
 from modalign.catalog.db import session_scope
-from modalign.catalog.models import JobStatus
+from modalign.catalog.models import JobItem, JobStatus
 from modalign.config import Settings
 from modalign.ingest.dispatch import CeleryDispatcher, Dispatcher
 from modalign.ingest.plan import create_ingest_job, plan_job
@@ -46,19 +47,25 @@ def submit(
 def resume(
     settings: Settings, sessions: sessionmaker[Session], dispatcher: Dispatcher, job_id: int
 ) -> list[int]:
-    """Finish planning if it was cut short, then dispatch every batch with pending items.
+    """Finish planning if it was cut short, then dispatch every batch with pending items;
+    returns them.
 
     A job marked failed as a whole (e.g. its dispatcher crashed) that still has pending items
-    is reopened first, so its batches run.
+    is reopened first, so its batches run. A job with none is closed, and its last batch is
+    dispatched again: finding nothing pending, it re-runs the job's finishing step (index build,
+    active version), which a crash after the last batch's commit may have cut short.
     """
     plan_job(settings, sessions, job_id)
     batches = unfinished_batches(sessions, job_id)
     if batches:
         _reopen_if_failed(sessions, job_id)
         dispatcher.dispatch(job_id, batches)
-    else:
-        with session_scope(sessions) as session:
-            repo.finish_job_if_complete(session=session, job_id=job_id)
+        return batches
+    with session_scope(sessions) as session:
+        repo.finish_job_if_complete(session=session, job_id=job_id)
+        last = session.scalar(select(func.max(JobItem.batch_no)).where(JobItem.job_id == job_id))
+    if last is not None:
+        dispatcher.dispatch(job_id, [last])
     return batches
 
 
