@@ -24,6 +24,9 @@ qdrant-edge's constraints, and how this backend handles them:
   flushed again before its close only if a change of it has not been flushed (its flush failed):
   a redundant flush costs as much as the close itself (measured: 0.83 s -> 0.43 s to close both
   collections), and Celery workers sharing one store open and close it for every batch.
+- **Damage**: a shard that cannot be loaded raises :class:`StoreError` naming the shard and,
+  for a damaged write-ahead log (a torn write), the repair. qdrant-edge's Rust panics (pyo3's
+  ``PanicException``, a ``BaseException``) become StoreError like its other errors.
 - **Aliases** do not exist in qdrant-edge: the active version is one value in ``state.json``
   (replaced atomically) and in memory; a query resolves it once, so it never mixes two versions.
 - **Snapshots**: qdrant-edge reads snapshots a Qdrant server made (``unpack_snapshot``,
@@ -78,6 +81,7 @@ from modalign.search.store import (
 
 log = logging.getLogger(__name__)
 
+PANIC = "PanicException"  # pyo3_runtime.PanicException (a BaseException), not importable
 INDEXING_THRESHOLD_KB = 10_000  # segments smaller than this are searched exactly, never indexed
 FULL_SCAN_THRESHOLD_KB = 10_000  # filters matching less than this are scored exactly via the index
 
@@ -416,8 +420,17 @@ class EdgeStore:
             return shard
         with self._lock:
             if name not in self._shards:
-                self._shards[name] = self._call(qe.EdgeShard.load, str(self._shard_path(name)))
+                self._shards[name] = self._load_shard(name)
             return self._shards[name]
+
+    def _load_shard(self, name: str) -> qe.EdgeShard:
+        path = self._shard_path(name)
+        try:
+            shard: qe.EdgeShard = self._call(qe.EdgeShard.load, str(path))
+        except StoreError as exc:
+            message = f"cannot open collection {name} at {path}: {exc}; {_repair(path, exc)}"
+            raise StoreError(message) from exc
+        return shard
 
     def _create_shard(self, name: str, kind: Kind, dim: int) -> None:
         path = self._shard_path(name)
@@ -511,6 +524,23 @@ class EdgeStore:
             return fn(*args)
         except Exception as exc:  # qdrant-edge raises bare Exception
             raise StoreError(f"qdrant-edge: {exc}") from exc
+        except BaseException as exc:
+            if type(exc).__name__ != PANIC:
+                raise  # KeyboardInterrupt, SystemExit
+            raise StoreError(f"qdrant-edge panicked: {exc}") from exc
+
+
+def _repair(path: Path, exc: StoreError) -> str:
+    """What to do about a shard that does not load."""
+    wal = path / "wal"
+    if "WAL" in str(exc):
+        return (
+            f"its write-ahead log is damaged (a torn write): move it aside (mv {wal} {wal}.damaged)"
+            " and open the store again. Every write is flushed to the segments before it returns,"
+            " so the log holds only writes no batch was counted for; `modalign jobs resume`"
+            " re-writes those"
+        )
+    return f"its segment files are damaged: restore {path} from a backup"
 
 
 def _type_name(data_type: Any) -> str:
