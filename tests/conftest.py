@@ -1,4 +1,4 @@
-"""Database fixtures shared by every test package.
+"""Database fixtures shared by every test package, and small disks that can be filled.
 
 - ``sqlite_url``: a SQLite file in the test's tmp dir, at head (copied from one migrated template).
 - ``postgres_url``: one fresh PostgreSQL database per test session on 127.0.0.1:5432, built by the
@@ -6,13 +6,20 @@
 - ``catalog_url``: parametrized over ("sqlite", "postgres"), an empty catalog at head.
 - ``catalog_engine`` / ``session_factory``: built from ``catalog_url``; use ``db.session_scope``.
 - ``empty_postgres_url``: a PostgreSQL database of the test's own, empty (no migrations run).
+- ``small_disk``: a factory of small file systems of a given size (:class:`SmallDisk`: fill,
+  free), unmounted afterwards; the test is skipped where mounting is not permitted. They are
+  ext4 on a loop device: on tmpfs, qdrant-edge's sparse memory maps take pages even when only
+  read, so opening a store there needs room a real disk would not.
 """
 
 from __future__ import annotations
 
+import errno
+import os
 import shutil
+import subprocess
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -108,3 +115,57 @@ def catalog_engine(catalog_url: str) -> Iterator[Engine]:
 @pytest.fixture
 def session_factory(catalog_engine: Engine) -> sessionmaker[Session]:
     return db.make_session_factory(catalog_engine)
+
+
+class SmallDisk:
+    """A file system mounted at ``path``: fill it to the last byte, free it again."""
+
+    FILLER = "filler.bin"
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def fill(self) -> None:
+        """Write a filler file until not one more byte fits."""
+        fd = os.open(self.path / self.FILLER, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+        try:
+            chunk = 1 << 20
+            while chunk:
+                try:
+                    os.write(fd, b"\0" * chunk)
+                except OSError as error:
+                    if error.errno != errno.ENOSPC:
+                        raise
+                    chunk //= 2
+        finally:
+            os.close(fd)
+
+    def free(self) -> None:
+        (self.path / self.FILLER).unlink(missing_ok=True)
+
+    def free_bytes(self) -> int:
+        stats = os.statvfs(self.path)
+        return stats.f_bavail * stats.f_frsize
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Callable[[int], SmallDisk]]:
+    mounted: list[Path] = []
+
+    def mount(megabytes: int) -> SmallDisk:
+        image, path = tmp_path / f"disk{len(mounted)}.img", tmp_path / f"disk{len(mounted)}"
+        path.mkdir()
+        with image.open("wb") as handle:
+            handle.truncate(megabytes << 20)
+        for command in (["mkfs.ext4", "-q", "-F", "-m", "0", str(image)],
+                        ["mount", "-o", "loop", str(image), str(path)]):
+            done = subprocess.run(command, capture_output=True, text=True)
+            if done.returncode != 0:
+                pytest.skip(f"cannot make a small disk ({command[0]}): {done.stderr.strip()}")
+        mounted.append(path)
+        return SmallDisk(path)
+
+    yield mount
+    for path in mounted:
+        if subprocess.run(["umount", str(path)], check=False).returncode != 0:
+            subprocess.run(["umount", "--lazy", str(path)], check=False)

@@ -24,6 +24,10 @@ qdrant-edge's constraints, and how this backend handles them:
   flushed again before its close only if a change of it has not been flushed (its flush failed):
   a redundant flush costs as much as the close itself (measured: 0.83 s -> 0.43 s to close both
   collections), and Celery workers sharing one store open and close it for every batch.
+- **A full disk**: shard files are sparse memory maps, and touching a new page of one on a
+  full disk kills the process with SIGBUS. Every write first checks that ``min_free_mb`` (a
+  setting) are free on the store's disk and raises :class:`~modalign.errors.DiskFullError`
+  otherwise; an ENOSPC that still reaches qdrant-edge is raised as DiskFullError too.
 - **Damage**: a shard that cannot be loaded raises :class:`StoreError` naming the shard and,
   for a damaged write-ahead log (a torn write), the repair. qdrant-edge's Rust panics (pyo3's
   ``PanicException``, a ``BaseException``) become StoreError like its other errors.
@@ -50,7 +54,8 @@ import numpy as np
 import qdrant_edge as qe
 
 from modalign.config import StoreSettings
-from modalign.errors import InvalidInputError, NotFoundError, StoreError
+from modalign.disk import MB, check_free_space, disk_full_error, is_disk_full
+from modalign.errors import InvalidInputError, ModalignError, NotFoundError, StoreError
 from modalign.faults import fault_point
 from modalign.filecopy import copy_tree
 from modalign.search import checks
@@ -151,6 +156,7 @@ class EdgeStore:
             if known is not None:
                 self._check_same_spec(version, known, spec)
                 return
+            self._check_space(f"creating the collections of {version}")
             for kind, dim in ((Kind.IMAGES, image_dim), (Kind.CAPTIONS, caption_dim)):
                 self._create_shard(self._name(version, kind), kind, dim)
             self._update_state(lambda state: state.with_version(version, spec))
@@ -204,6 +210,7 @@ class EdgeStore:
         if not points:
             return
         with self._using(kind, version) as (shard, dim):
+            self._check_space(f"upserting {len(points)} {kind.value} points")
             rows = checks.points_in(kind, points, dim)
             batch = [qe.Point(pid, vec, payload) for pid, vec, payload in rows]
             with self._flushed(shard):
@@ -216,6 +223,7 @@ class EdgeStore:
         if not ids:
             return
         with self._using(kind, version) as (shard, _):
+            self._check_space(f"deleting {len(ids)} {kind.value} points")
             pids: list[Any] = checks.point_ids(ids)
             with self._flushed(shard):
                 self._call(shard.update, qe.UpdateOperation.delete_points(pids))
@@ -354,6 +362,7 @@ class EdgeStore:
             if self.info(kind, version=chosen).status == "green":
                 continue
             with self._using(kind, chosen) as (shard, _):
+                self._check_space(f"indexing {self._name(chosen, kind)}")
                 log.info("optimizing %s", self._name(chosen, kind))
                 with self._flushed(shard):
                     self._call(shard.optimize)
@@ -499,7 +508,10 @@ class EdgeStore:
         with self._lock:
             state = change(self._state)
             fault_point("store.state")
-            save_state(self._root, state)
+            try:
+                save_state(self._root, state)
+            except OSError as exc:
+                raise self._error(exc, "saving the store state") from exc
             self._state = state
 
     def _check_open(self) -> None:
@@ -518,16 +530,23 @@ class EdgeStore:
     def _shard_path(self, name: str) -> Path:
         return self._root / "collections" / name
 
-    @staticmethod
-    def _call(fn: Any, *args: Any) -> Any:
+    def _check_space(self, doing: str) -> None:
+        check_free_space(self._root, self._settings.min_free_mb * MB, doing)
+
+    def _call(self, fn: Any, *args: Any) -> Any:
         try:
             return fn(*args)
         except Exception as exc:  # qdrant-edge raises bare Exception
-            raise StoreError(f"qdrant-edge: {exc}") from exc
+            raise self._error(exc, "writing the vector store") from exc
         except BaseException as exc:
             if type(exc).__name__ != PANIC:
                 raise  # KeyboardInterrupt, SystemExit
             raise StoreError(f"qdrant-edge panicked: {exc}") from exc
+
+    def _error(self, exc: BaseException, doing: str) -> ModalignError:
+        if is_disk_full(exc):
+            return disk_full_error(self._root, doing)
+        return StoreError(f"qdrant-edge: {exc}")
 
 
 def _repair(path: Path, exc: StoreError) -> str:

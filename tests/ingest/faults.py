@@ -130,6 +130,15 @@ def run_cli(env: dict[str, str], *args: str, kill_after: float | None = None) ->
     return finish(process, args)
 
 
+def wait_stopped(process: subprocess.Popen[str]) -> None:
+    """Wait until ``process`` has stopped itself (a ``stop`` fault) or exited."""
+    deadline = time.monotonic() + RUN_TIMEOUT_S
+    while _state(process.pid) not in ("T", "Z", None):
+        assert time.monotonic() < deadline, "the process did not reach its stop point"
+        time.sleep(0.05)
+    assert process.poll() is None, "the process exited before its stop point"
+
+
 def assert_gone(pids: list[int]) -> None:
     """Every process in ``pids`` has exited (a zombie waiting for its reaper counts)."""
     deadline = time.monotonic() + GONE_TIMEOUT_S
@@ -141,11 +150,16 @@ def assert_gone(pids: list[int]) -> None:
 
 
 def _running(pid: int) -> bool:
+    return _state(pid) not in ("Z", None)
+
+
+def _state(pid: int) -> str | None:
+    """The process's state letter (R, S, T, Z, ...), None once it is gone."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except FileNotFoundError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+        return None
+    return stat.rsplit(")", 1)[1].split()[0]
 
 
 def settings_of(data_dir: Path) -> Settings:

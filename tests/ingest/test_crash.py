@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import random
-import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -21,7 +20,6 @@ import httpx
 import pytest
 
 from modalign.catalog.db import make_engine, make_session_factory
-from modalign.catalog.migrate import upgrade
 from modalign.config import Settings
 from modalign.ingest.progress import unfinished_batches
 
@@ -32,12 +30,11 @@ from .faults import (
     assert_intact,
     cli_env,
     finish,
-    make_source,
     run_cli,
     start_cli,
 )
 from .faults import settings_of as data_settings
-from .helpers import TINY_MODEL, free_port, make_settings, register_tiny_model
+from .helpers import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -59,28 +56,6 @@ CHAINS = {
         "catalog.outcome.committed:1:kill:3",
     ]),
 }
-
-
-@pytest.fixture(scope="module")
-def source(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_source(tmp_path_factory.mktemp("source") / "drawings")
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory, shared_cache: Path) -> Path:
-    """A data dir with a migrated catalog and the tiny model version, copied by each test."""
-    data = tmp_path_factory.mktemp("template") / "data"
-    settings = make_settings(data, f"sqlite:///{(data / 'catalog.db').resolve()}", shared_cache)
-    upgrade(settings.database_url)
-    register_tiny_model(settings, TINY_MODEL)
-    return data
-
-
-@pytest.fixture
-def data_dir(template: Path, tmp_path: Path) -> Path:
-    data = tmp_path / "data"
-    shutil.copytree(template, data, symlinks=True)
-    return data
 
 
 def _command(step: int, source: Path) -> tuple[str, ...]:
@@ -108,40 +83,40 @@ def _resolved(fault: str, settings: Settings) -> str:
 
 
 @pytest.mark.parametrize("chain", list(CHAINS))
-def test_kill_points_then_resume(chain: str, data_dir: Path, source: Path) -> None:
-    settings, (extra, faults) = data_settings(data_dir), CHAINS[chain]
+def test_kill_points_then_resume(chain: str, crash_data: Path, source: Path) -> None:
+    settings, (extra, faults) = data_settings(crash_data), CHAINS[chain]
     for step, armed in enumerate(faults):
         fault = _resolved(armed, settings)
-        run = run_cli(cli_env(data_dir, fault, **extra), *_command(step, source))
+        run = run_cli(cli_env(crash_data, fault, **extra), *_command(step, source))
         _assert_died_at(run, fault)
         assert_gone(run.encoder_pids)
         assert_intact(settings)
-    last = run_cli(cli_env(data_dir, **extra), "jobs", "resume", "1")
+    last = run_cli(cli_env(crash_data, **extra), "jobs", "resume", "1")
     assert last.returncode == 0, last.describe()
     assert_finished(settings)
 
 
-def test_random_time_kills_then_resume(data_dir: Path, source: Path) -> None:
-    settings, rng = data_settings(data_dir), random.Random(20)
+def test_random_time_kills_then_resume(crash_data: Path, source: Path) -> None:
+    settings, rng = data_settings(crash_data), random.Random(20)
     delays = [rng.uniform(4.0, 12.0), rng.uniform(4.0, 10.0)]
     for step, delay in enumerate(delays):
-        run = run_cli(cli_env(data_dir), *_command(step, source), kill_after=delay)
+        run = run_cli(cli_env(crash_data), *_command(step, source), kill_after=delay)
         assert run.killed or run.returncode == 0, run.describe()
         assert_gone(run.encoder_pids)
         assert_intact(settings)
-    last = run_cli(cli_env(data_dir), "jobs", "resume", "1")
+    last = run_cli(cli_env(crash_data), "jobs", "resume", "1")
     assert last.returncode == 0, last.describe()
     assert_finished(settings)
 
 
 @pytest.mark.parametrize("fault", ["store.flush:3", "catalog.assets.committed:2"])
 def test_killed_server_job_is_resumed_from_the_cli(
-    fault: str, data_dir: Path, source: Path
+    fault: str, crash_data: Path, source: Path
 ) -> None:
     """`modalign serve` runs a job posted to the API and dies at a fault point mid-job."""
-    settings, port = data_settings(data_dir), free_port()
+    settings, port = data_settings(crash_data), free_port()
     roots = json.dumps([str(source.parent)])
-    env = cli_env(data_dir, fault, MODALIGN_SERVICE__SOURCE_ROOTS=roots)
+    env = cli_env(crash_data, fault, MODALIGN_SERVICE__SOURCE_ROOTS=roots)
     server = start_cli(env, "serve", "--port", str(port), "--log-level", "warning")
     try:
         _wait_until_serving(server, port)
@@ -154,7 +129,7 @@ def test_killed_server_job_is_resumed_from_the_cli(
         run = finish(server, ("serve",))
     _assert_died_at(run, fault)
     assert_intact(settings)
-    last = run_cli(cli_env(data_dir), "jobs", "resume", str(job.json()["id"]))
+    last = run_cli(cli_env(crash_data), "jobs", "resume", str(job.json()["id"]))
     assert last.returncode == 0, last.describe()
     assert_finished(settings, job.json()["id"])
 
