@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -171,40 +171,40 @@ def _wait_finished(runner: JobRunner, job_id: int, timeout: float) -> JobProgres
     raise AssertionError(f"job {job_id} did not finish in {timeout}s: {runner.progress(job_id)}")
 
 
-def test_redis_restart_mid_job_is_recovered_by_waiting(
-    celery_settings: Settings, pictures: Path, redis_server: Any, tmp_path: Path
+def _through_a_restart(
+    settings: Settings, pictures: Path, tmp_path: Path, restart: Callable[[], None]
 ) -> None:
-    runner = JobRunner(celery_settings)
-    worker = Worker(_env(celery_settings), tmp_path / "workers.log")
+    """Run a job with one worker, ``restart`` something in its middle while the CLI waits for
+    it, and check it completed exactly once."""
+    runner = JobRunner(settings)
+    worker = Worker(_env(settings), tmp_path / "workers.log")
     try:
         job_id = runner.create(SourceSpec(pictures, "folder"))
         runner.send(job_id)
         mid = _wait_until(runner, job_id, 2 * BATCH, timeout=120)
-        redis_server.restart()
-        assert not mid.finished, "the job ended before the restart"
+        restarting = threading.Thread(target=restart)
+        restarting.start()  # the wait below goes on through the restart
         final = runner.wait(job_id)
+        restarting.join()
+        assert not mid.finished, "the job ended before the restart"
     finally:
         worker.stop()
-    _assert_exactly_once(runner, celery_settings, final)
+    _assert_exactly_once(runner, settings, final)
+
+
+def test_redis_restart_mid_job_is_recovered_by_waiting(
+    celery_settings: Settings, pictures: Path, redis_server: Any, tmp_path: Path
+) -> None:
+    _through_a_restart(celery_settings, pictures, tmp_path, redis_server.restart)
 
 
 def test_postgres_restart_mid_job_is_retried_by_the_workers(
     private_pg_settings: Settings, pictures: Path, postgres_server: Any, tmp_path: Path
 ) -> None:
-    runner = JobRunner(private_pg_settings)
-    worker = Worker(_env(private_pg_settings), tmp_path / "workers.log")
-    try:
-        job_id = runner.create(SourceSpec(pictures, "folder"))
-        runner.send(job_id)
-        mid = _wait_until(runner, job_id, 2 * BATCH, timeout=120)
-        restart = threading.Thread(target=postgres_server.restart, args=(RESTART_DOWN_S,))
-        restart.start()  # the wait below polls the catalog through the outage
-        final = runner.wait(job_id)
-        restart.join()
-        assert not mid.finished, "the job ended before the restart"
-    finally:
-        worker.stop()
-    _assert_exactly_once(runner, private_pg_settings, final)
+    _through_a_restart(
+        private_pg_settings, pictures, tmp_path,
+        lambda: postgres_server.restart(down_seconds=RESTART_DOWN_S),
+    )
     assert "retry" in (tmp_path / "workers.log").read_text().lower()  # the restart was felt
 
 
