@@ -213,7 +213,7 @@ def check(data: Path, expected: tuple[int, int] | None, log: str) -> Outcome:
     short = max(0, images - found.image_points) + max(0, captions - found.caption_points)
     extra = max(0, found.image_points - images) + max(0, found.caption_points - captions)
     lost = found.lost + short
-    duplicated = found.duplicated + extra + (0 if job.counters_agree else 1)
+    duplicated = found.extra + extra + (0 if job.counters_agree else 1)
     done = job.status in (JobStatus.COMPLETED.value, JobStatus.COMPLETED_WITH_ERRORS.value)
     return Outcome(
         done and found.complete and len(hits) > 0, found.assets, found.image_points,

@@ -1,18 +1,18 @@
-"""Do the catalog and the vector store agree on what a model version holds?
+"""Did a crash lose or duplicate anything? The catalog against the store, as a crash leaves them.
 
-The write order (:mod:`modalign.ingest.write`) promises that, whatever crashes when:
+Built on :func:`modalign.ingest.check.check` (the points the catalog says a version holds, against
+the points it holds). A crash may leave, until the batch it cut short is retried, the store and
+the catalog apart in ways the write order allows (:mod:`modalign.ingest.write`):
 
-- every asset marked embedded in the version has its image point (id ``image_point_id`` of its
-  content hash) and one caption point per catalogued caption: nothing acknowledged is *lost*;
-- every point in the version's collections is accounted for by a catalogued asset or caption,
-  and the catalog holds one asset per content hash and one caption per (asset, text): nothing
-  is *duplicated*;
-- only while a batch is unfinished (a crash between its catalog rows and its outcome leaves
-  them, its retry clears them): assets not marked embedded (*unmarked*), and points of new
-  captions of an embedded asset whose rows are recorded with the outcome (*unrecorded*).
+- *pending*: points of assets not marked embedded yet (their points written or not, their
+  outcome not), points of an embedded asset's new captions (recorded with the outcome), payloads
+  of such assets not relabelled yet: the retry settles them;
+- *lost*: a point of an asset marked embedded that the store lacks, which no retry rewrites;
+- *extra*: a point no catalogued asset accounts for, which nothing removes.
 
-:func:`check_consistency` measures all three, and :func:`check_job` whether a job's counters
-match its items (each item counted once), for the crash tests and ``bench/faults.py``.
+:func:`check_consistency` counts them for one version, and :func:`check_job` whether a job's
+counters match its items (each item counted once); the crash tests and ``bench/faults.py`` use
+both. A finished job leaves nothing pending.
 """
 
 from __future__ import annotations
@@ -24,118 +24,63 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from modalign.catalog import repo
 from modalign.catalog.db import session_scope
-from modalign.catalog.models import Asset, AssetEmbedding, Caption, ItemStatus, JobItem
-from modalign.search.naming import Kind, caption_point_id, image_point_id
+from modalign.catalog.models import Asset, AssetEmbedding, ItemStatus, JobItem
+from modalign.ingest.check import check
+from modalign.search.naming import Kind
 from modalign.search.store import VectorStore
 
 
 @dataclass(frozen=True)
 class Consistency:
-    """Counts of one version, and what is missing or extra on either side."""
+    """One version after a crash (see the module docstring)."""
 
     assets: int
     embedded: int
-    captions: int
     image_points: int
     caption_points: int
-    missing_images: int
-    missing_captions: int
-    extra_images: int
-    extra_captions: int
-    unmarked_assets: int
-    unrecorded_captions: int
-    duplicate_assets: int
-    duplicate_captions: int
-
-    @property
-    def lost(self) -> int:
-        """Points of embedded assets (or of their captions) the store does not hold."""
-        return self.missing_images + self.missing_captions
-
-    @property
-    def duplicated(self) -> int:
-        """Points nothing in the catalog accounts for, and catalog rows held twice."""
-        return (
-            self.extra_images + self.extra_captions + self.duplicate_assets
-            + self.duplicate_captions
-        )
+    lost: int
+    extra: int
+    pending: int
 
     @property
     def complete(self) -> bool:
-        """Nothing lost, nothing duplicated, nothing unfinished: a finished state."""
-        unfinished = self.unmarked_assets + self.unrecorded_captions
-        return self.lost == 0 and self.duplicated == 0 and unfinished == 0
-
-
-@dataclass(frozen=True)
-class _CatalogView:
-    hashes: set[str]  # content hashes of every asset
-    images: set[str]  # expected image point ids of every asset
-    captions: set[str]  # expected caption point ids of every caption
-    embedded_images: set[str]
-    embedded_captions: set[str]
-    duplicate_assets: int
-    duplicate_captions: int
+        """Nothing lost, extra or pending, every asset embedded: a finished state."""
+        return (self.lost, self.extra, self.pending) == (0, 0, 0) and self.assets == self.embedded
 
 
 def check_consistency(
     sessions: sessionmaker[Session], store: VectorStore, version: str
 ) -> Consistency:
-    """Compare the catalog's assets and captions with the version's points (see the module)."""
-    view = _catalog_view(sessions, version)
-    images = set(_points(store, Kind.IMAGES, version))
-    captions = _points(store, Kind.CAPTIONS, version)
-    unlisted = {pid for pid in captions if pid not in view.captions}
-    unrecorded = {pid for pid in unlisted if captions[pid] in view.hashes}
-    return Consistency(
-        assets=len(view.images),
-        embedded=len(view.embedded_images),
-        captions=len(view.captions),
-        image_points=len(images),
-        caption_points=len(captions),
-        missing_images=len(view.embedded_images - images),
-        missing_captions=len(view.embedded_captions - captions.keys()),
-        extra_images=len(images - view.images),
-        extra_captions=len(unlisted - unrecorded),
-        unmarked_assets=len(view.images - view.embedded_images),
-        unrecorded_captions=len(unrecorded),
-        duplicate_assets=view.duplicate_assets,
-        duplicate_captions=view.duplicate_captions,
-    )
-
-
-def _catalog_view(sessions: sessionmaker[Session], version: str) -> _CatalogView:
+    """The version's points against the catalog, sorted into lost, extra and pending."""
+    report = next((v for v in check(sessions, store).versions if v.version == version), None)
     with session_scope(sessions) as session:
+        hashes = set(session.scalars(select(Asset.content_hash)))
         version_id = repo.get_model_version(session=session, ref=version).id
         marked = set(
             session.scalars(
-                select(AssetEmbedding.asset_id).where(
-                    AssetEmbedding.model_version_id == version_id
-                )
+                select(AssetEmbedding.asset_id).where(AssetEmbedding.model_version_id == version_id)
             )
         )
-        assets = session.execute(select(Asset.id, Asset.content_hash)).all()
-        rows = session.execute(
-            select(Caption.asset_id, Asset.content_hash, Caption.text_hash).join(Asset)
-        ).all()
-    return _CatalogView(
-        hashes={h for _, h in assets},
-        images={image_point_id(h) for _, h in assets},
-        captions={caption_point_id(h, t) for _, h, t in rows},
-        embedded_images={image_point_id(h) for a, h in assets if a in marked},
-        embedded_captions={caption_point_id(h, t) for a, h, t in rows if a in marked},
-        duplicate_assets=len(assets) - len({h for _, h in assets}),
-        duplicate_captions=len(rows) - len({(a, t) for a, _, t in rows}),
-    )
+    if report is None:  # no collections yet: nothing written, nothing marked
+        return Consistency(len(hashes), len(marked), 0, 0, len(marked), 0, 0)
+    lost, extra, pending = 0, 0, 0
+    for kind in Kind:
+        result = report.of(kind)
+        missing = [report.expected[kind][pid].asset_id for pid in result.missing]
+        owners = _owners(store, kind, version, result.orphans)
+        missing_marked = sum(asset in marked for asset in missing)
+        orphaned = sum(owner not in hashes for owner in owners)
+        lost += missing_marked
+        extra += orphaned
+        pending += len(missing) - missing_marked + len(owners) - orphaned + len(result.mismatched)
+    images, captions = report.images.store, report.captions.store
+    return Consistency(len(hashes), len(marked), images, captions, lost, extra, pending)
 
 
-def _points(store: VectorStore, kind: Kind, version: str) -> dict[str, str]:
-    """Point id -> the content hash of the image it belongs to, for every point."""
-    if version not in store.versions():
-        return {}
-    total = store.count(kind, version=version)
-    records = store.scroll(kind, limit=total + 1, version=version)
-    return {record.id: str(record.payload.get("content_hash")) for record in records}
+def _owners(store: VectorStore, kind: Kind, version: str, ids: list[str]) -> list[str]:
+    """The content hash each point's payload names (the image it belongs to)."""
+    records = store.retrieve(kind, ids, version=version) if ids else []
+    return [str(record.payload.get("content_hash")) for record in records]
 
 
 @dataclass(frozen=True)
