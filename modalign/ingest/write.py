@@ -9,7 +9,9 @@
    write lock, so holding one across the upsert would stall every other reader and writer.
    Assets already embedded whose datasets or tags changed (an image ingested again under
    another dataset or with new tags, or one a moved membership left) get their new image fields
-   in every version embedding them, without new vectors (:func:`~modalign.ingest.payloads.relabel`).
+   in every version embedding them, without new vectors (:func:`~modalign.ingest.payloads.relabel`):
+   every such asset of the batch whose points' fields differ from the catalog's, so that a retry
+   relabels what a crash left stale although the catalog change is already recorded.
 3. One transaction records those captions, the embedded marks, the item outcomes and the job
    counters together, and closes the job when it was the last batch. An item whose image was
    already embedded is ``done`` when it recorded something (a membership, tags), ``skipped``
@@ -44,6 +46,7 @@ from modalign.ingest.payloads import (
     catalog_payloads,
     embedded_versions,
     relabel,
+    stale_versions,
 )
 from modalign.ingest.removals import RemovalPlan, plan_removals, remove_points, remove_rows
 from modalign.ingest.resources import IngestResources
@@ -90,8 +93,9 @@ class Recorded:
     assets: dict[str, int] = field(default_factory=dict)  # content hash -> asset id
     changed: set[int] = field(default_factory=set)  # assets whose membership or tags changed
     left: set[int] = field(default_factory=set)  # assets a moved membership left
-    relabel: dict[int, ImagePayload] = field(default_factory=dict)
+    relabel: dict[int, ImagePayload] = field(default_factory=dict)  # candidates, by asset
     relabel_versions: dict[str, set[int]] = field(default_factory=dict)
+    relabelled: set[int] = field(default_factory=set)  # the candidates whose points were stale
     retracted: list[str] = field(default_factory=list)  # caption points of retracted captions
     later: dict[int, list[str]] = field(default_factory=dict)  # captions recorded in step 3
 
@@ -145,7 +149,9 @@ def _write_points(
             store.upsert(Kind.IMAGES, recorded.images, version=target.version)
         if recorded.captions:
             store.upsert(Kind.CAPTIONS, recorded.captions, version=target.version)
-        relabel(store, recorded.relabel, recorded.relabel_versions)
+        stale = stale_versions(store, recorded.relabel, recorded.relabel_versions)
+        relabel(store, recorded.relabel, stale)
+        recorded.relabelled = set().union(*stale.values())
         for version in store.versions() if recorded.retracted else ():
             store.delete(Kind.CAPTIONS, recorded.retracted, version=version)
         if plan:
@@ -230,12 +236,14 @@ def _record_assets(
     caption_rows = repo.add_captions_to_assets(session=session, texts_by_asset=now)
     caption_rows.update(repo.plan_captions(session=session, texts_by_asset=recorded.later))
     written = {recorded.assets[w.content_hash] for w in todo}
-    payloads = catalog_payloads(session=session, asset_ids=[*written, *members.changed])
+    payloads = catalog_payloads(
+        session=session, asset_ids=[*written, *recorded.assets.values(), *members.changed]
+    )
     for work in todo:
         _add_points(recorded, work, payloads[recorded.assets[work.content_hash]], caption_rows)
-    # changed labels reach the points already stored too (an embedded image that gained a
-    # dataset and a caption has only the new caption's point written here)
-    recorded.relabel = {a: p for a, p in payloads.items() if a in members.changed}
+    # labels reach the points already stored too (an embedded image that gained a dataset and a
+    # caption has only the new caption's point written here); which are stale is read at step 2
+    recorded.relabel = payloads
     recorded.relabel_versions = embedded_versions(session=session, asset_ids=recorded.relabel)
     recorded.retracted = [
         caption_point_id(payloads[a].content_hash, digest)
@@ -314,7 +322,7 @@ def _updates(
     updates = [repo.ItemUpdate(f.item_id, ItemStatus.FAILED, error=f.reason) for f in failures]
     for work in works:
         asset_id = recorded.assets.get(work.content_hash)
-        relabelled = asset_id in recorded.changed
+        relabelled = asset_id in recorded.changed or asset_id in recorded.relabelled
         for prepared in work.items:
             updates.append(_update(work, prepared.item_id, asset_id, version, relabelled))
     return updates

@@ -24,11 +24,13 @@ from modalign.config import Settings
 from modalign.ingest.progress import unfinished_batches
 
 from .faults import (
+    DISTINCT,
     Run,
     assert_finished,
     assert_gone,
     assert_intact,
     cli_env,
+    consistency,
     finish,
     run_cli,
     start_cli,
@@ -143,3 +145,20 @@ def _wait_until_serving(server: subprocess.Popen[str], port: int) -> None:
         except httpx.TransportError:
             time.sleep(0.2)
     raise AssertionError(f"`modalign serve` did not start (exit code {server.poll()})")
+
+
+def test_a_second_dataset_reaches_every_point_after_a_kill(crash_data: Path, source: Path) -> None:
+    """Ingested again under another dataset, the images only change labels; killed after that
+    change is recorded in the catalog and before the points are relabelled, the resumed job
+    still relabels them."""
+    settings = data_settings(crash_data)
+    first = run_cli(cli_env(crash_data, **SEQUENTIAL), "ingest", str(source), "--dataset", "one")
+    assert first.returncode == 0, first.describe()
+    fault = "catalog.assets.committed:2"
+    again = ("ingest", str(source), "--dataset", "two", "--tag", "again")
+    _assert_died_at(run_cli(cli_env(crash_data, fault, **SEQUENTIAL), *again), fault)
+    assert assert_intact(settings).pending > 0  # points the relabel has not reached
+    last = run_cli(cli_env(crash_data, **SEQUENTIAL), "jobs", "resume", "2")
+    assert last.returncode == 0, last.describe()
+    found = consistency(settings)
+    assert found.complete and found.image_points == DISTINCT, found
