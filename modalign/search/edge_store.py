@@ -232,6 +232,7 @@ class EdgeStore:
     def delete_where(self, kind: Kind, filter: Filter, *, version: str | None = None) -> None:
         """Delete every point matching ``filter`` (a non-empty one); durable when this returns."""
         flt = to_edge(checks.required_filter(kind, filter))
+        self._check_space(f"deleting {kind.value} points")
         with self._using(kind, version) as (shard, _), self._flushed(shard):
             self._call(shard.update, qe.UpdateOperation.delete_points_by_filter(flt))
 
@@ -248,6 +249,7 @@ class EdgeStore:
         ]
         if not ops:
             return
+        self._check_space(f"relabelling {kind.value} points")
         with self._using(kind, version) as (shard, _), self._flushed(shard):
             for op in ops:
                 self._call(shard.update, op)
