@@ -96,10 +96,11 @@ def write_atomic(path: Path, payload: bytes) -> None:
         if is_disk_full(exc):
             raise disk_full_error(path, f"writing {path.name}") from exc
         raise
-    _fsync_folder(path.parent)
+    fsync_folder(path.parent)
 
 
-def _fsync_folder(folder: Path) -> None:
+def fsync_folder(folder: Path) -> None:
+    """Make a rename or creation in ``folder`` durable."""
     fd = os.open(folder, os.O_RDONLY)
     try:
         os.fsync(fd)
