@@ -192,7 +192,7 @@ def assert_finished(settings: Settings, job_id: int = 1) -> None:
     finally:
         engine.dispose()
     assert job.status == JobStatus.COMPLETED_WITH_ERRORS.value, job
-    assert job.counters_agree, job
+    assert job.counters_agree and job.total == ITEMS, job
     assert job.items[ItemStatus.PENDING] == 0 and job.items[ItemStatus.FAILED] == BAD, job
     found = consistency(settings)
     assert found.complete, found
