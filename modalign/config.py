@@ -128,6 +128,12 @@ class StoreSettings(Section):
     write_consistency_factor: int | None = Field(
         None, ge=1, description="Replicas that must confirm a write (unset: server default)."
     )
+    min_free_mb: int = Field(
+        128, ge=0,
+        description="The embedded store refuses writes (a clear disk-full error) while less "
+        "than this many MB are free on its disk: its memory-mapped files would otherwise crash "
+        "the process (SIGBUS) when the disk fills. 0: no check.",
+    )
 
 
 class EncoderSettings(Section):

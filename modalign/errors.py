@@ -35,6 +35,10 @@ class StoreBusyError(StoreError):
     """The on-disk vector store is owned by another process (qdrant-edge allows one)."""
 
 
+class DiskFullError(ModalignError):
+    """A disk modalign writes to is full (or below the reserve its writers keep)."""
+
+
 class EncoderError(ModalignError):
     """Loading or running an encoder failed."""
 

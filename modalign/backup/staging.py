@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from modalign.disk import fsync_folder
 from modalign.errors import InvalidInputError
 
 STAGING_SUFFIX = ".partial"
@@ -47,15 +48,7 @@ def staged_folder(target: Path, what: str) -> Iterator[Path]:
             work.rmdir()
         else:
             os.rename(work, target)
-        _fsync_folder(parent)
+        fsync_folder(parent)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
-
-
-def _fsync_folder(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -19,7 +19,8 @@ from sqlalchemy import Engine, create_engine, event, exc
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from modalign.errors import CatalogError, ModalignError, TransientError
+from modalign.disk import disk_full_error, is_disk_full
+from modalign.errors import CatalogError, DiskFullError, ModalignError, TransientError
 
 log = logging.getLogger(__name__)
 
@@ -92,11 +93,21 @@ def is_transient(error: exc.SQLAlchemyError) -> bool:
     return code is None or str(code).startswith(SQLITE_TRANSIENT_CODES)
 
 
-def wrap_db_error(error: exc.SQLAlchemyError) -> ModalignError:
-    """Map a SQLAlchemy error to TransientError (retry may help) or CatalogError."""
-    kind: type[ModalignError] = TransientError if is_transient(error) else CatalogError
+def wrap_db_error(error: exc.SQLAlchemyError, url: object = None) -> ModalignError:
+    """Map a SQLAlchemy error to DiskFullError (naming the disk of a SQLite ``url``),
+    TransientError (retry may help) or CatalogError."""
     message = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+    if is_disk_full(error):
+        return _disk_full(url, message)
+    kind: type[ModalignError] = TransientError if is_transient(error) else CatalogError
     return kind(f"catalog: {type(error).__name__}: {message}")
+
+
+def _disk_full(url: object, message: str) -> DiskFullError:
+    parsed = make_url(str(url)) if url is not None else None
+    if parsed is not None and parsed.get_backend_name() == "sqlite" and parsed.database:
+        return disk_full_error(Path(parsed.database), f"writing the catalog ({message})")
+    return DiskFullError(f"catalog: the database server's disk is full: {message}")
 
 
 @contextmanager
@@ -108,7 +119,7 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
         session.commit()
     except exc.SQLAlchemyError as error:
         _rollback_quietly(session)
-        raise wrap_db_error(error) from error
+        raise wrap_db_error(error, getattr(factory.kw.get("bind"), "url", None)) from error
     except BaseException:
         _rollback_quietly(session)
         raise

@@ -11,8 +11,6 @@ A model with a pair memory holds ``memory.safetensors``, described by the card's
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,6 +18,7 @@ from typing import Any
 
 import torch
 
+from modalign.disk import write_atomic
 from modalign.encoders.ensemble import Heads, build_heads
 from modalign.encoders.heads import HeadSpec
 from modalign.encoders.memory import MEMORY_FILE, MemorySpec, PairMemory
@@ -61,13 +60,6 @@ class ModelCard:
         return cls(**{key: data[key] for key in cls.__dataclass_fields__ if key in data})
 
 
-def _write_atomic(path: Path, payload: bytes) -> None:
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(payload)
-    os.replace(tmp_name, path)
-
-
 def save_checkpoint(
     directory: Path, heads: Heads, card: ModelCard, tower_weights: bytes | None = None,
     memory: PairMemory | None = None,
@@ -75,20 +67,23 @@ def save_checkpoint(
     """Write the heads' weights (fine-tuned tower weights, pair memory) and the card into
     ``directory``.
 
-    ``tower_weights`` are serialised by ``tuned.serialize_weights``; the card is written last.
-    Returns the directory.
+    ``tower_weights`` are serialised by ``tuned.serialize_weights``. Each file is written whole
+    or not at all; an earlier card is removed first and the card is written last, so a save cut
+    short (a full disk: DiskFullError, a crash) leaves a directory that does not load, never a
+    card beside weights it does not describe. Returns the directory.
     """
     from safetensors.torch import save
 
     from modalign.encoders.tuned import TOWER_FILE
 
     directory.mkdir(parents=True, exist_ok=True)
+    (directory / CARD_FILE).unlink(missing_ok=True)
     if tower_weights is not None:
-        _write_atomic(directory / TOWER_FILE, tower_weights)
+        write_atomic(directory / TOWER_FILE, tower_weights)
     if memory is not None:
-        _write_atomic(directory / MEMORY_FILE, memory.serialize())
+        write_atomic(directory / MEMORY_FILE, memory.serialize())
     tensors = {name: t.detach().contiguous() for name, t in heads.state_dict().items()}
-    _write_atomic(directory / WEIGHTS_FILE, save(tensors, metadata={"name": card.name}))
+    write_atomic(directory / WEIGHTS_FILE, save(tensors, metadata={"name": card.name}))
     write_card(directory, card)
     return directory
 
@@ -96,7 +91,7 @@ def save_checkpoint(
 def write_card(directory: Path, card: ModelCard) -> None:
     """(Re)write ``card.json`` in ``directory``."""
     text = json.dumps(card.to_dict(), indent=2, sort_keys=True) + "\n"
-    _write_atomic(directory / CARD_FILE, text.encode())
+    write_atomic(directory / CARD_FILE, text.encode())
 
 
 def read_card(directory: Path) -> ModelCard:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import io
 import json
 import logging
 import time
@@ -28,6 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from modalign.disk import write_atomic
 from modalign.encoders.ensemble import Heads
 from modalign.encoders.extract import SplitFeatures
 from modalign.encoders.heads import AlignmentHeads, HeadSpec
@@ -286,9 +288,9 @@ def _save_state(path: Path, state: _State, config: TrainConfig) -> None:
         "tower": _weights(state.tower), "ema_tower": _weights(state.ema_tower),
         "best_tower": state.best_tower,
     }
-    tmp = path.with_suffix(".tmp")
-    torch.save(payload, tmp)
-    tmp.replace(path)
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    write_atomic(path, buffer.getvalue())  # a full disk keeps the last epoch's state whole
 
 
 def _weights(module: nn.Module | None) -> dict[str, torch.Tensor] | None:

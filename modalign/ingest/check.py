@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -24,7 +23,7 @@ from modalign.catalog import repo
 from modalign.catalog.db import session_scope
 from modalign.catalog.models import Asset, AssetEmbedding, AssetMember, Caption
 from modalign.ingest.deletes import pending_removals
-from modalign.ingest.payloads import caption_payload, catalog_payloads
+from modalign.ingest.payloads import caption_payload, catalog_payloads, normal
 from modalign.search.filters import Filter, MatchAny
 from modalign.search.naming import Kind, caption_point_id, image_point_id
 from modalign.search.schema import ImagePayload, Payload
@@ -32,7 +31,6 @@ from modalign.search.store import VectorStore
 
 CHUNK = 500
 SAMPLE = 10
-UNORDERED = ("dataset", "tags")  # list fields compared as sets
 
 
 @dataclass(frozen=True)
@@ -214,18 +212,6 @@ def _compare(
         pid for pid in expected.keys() & actual.keys()
         if normal(actual[pid]) != normal(expected[pid].payload.to_store())
     )
-
-
-def normal(payload: Mapping[str, Any]) -> dict[str, Any]:
-    """A payload in a form two equal payloads share (list fields unordered, datetimes parsed)."""
-    out = dict(payload)
-    for name in UNORDERED:
-        value = out.get(name)
-        out[name] = sorted(value) if isinstance(value, list) else [value] if value else []
-    created = out.get("created_at")
-    if isinstance(created, str):
-        out["created_at"] = datetime.fromisoformat(created.replace("Z", "+00:00"))
-    return out
 
 
 def _memberless(session: Session, asset_ids: Sequence[int] | None) -> list[int]:

@@ -12,11 +12,14 @@ A reply is either the outputs or the error the sequential path would have raised
 (:class:`~modalign.errors.EncoderError` for a broken encoder, a
 :class:`~modalign.errors.TransientError`, ...), raised again in the parent by :meth:`receive`.
 A child that dies makes :meth:`receive` raise :class:`EncoderError`; the next :meth:`submit`
-starts a new child.
+starts a new child. A parent that dies (even by SIGKILL, which runs no cleanup) takes the child
+with it: the child asks the kernel for SIGKILL when its parent thread ends (``PR_SET_PDEATHSIG``),
+so no orphan encoder keeps a core busy.
 """
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import multiprocessing as mp
 import os
@@ -30,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from modalign.config import Settings
 from modalign.errors import EncoderError, ModalignError
+from modalign.faults import fault_point
 from modalign.ingest.encode import CANARY_TEXT, EncodeInput, EncodeOutput, canary_image
 
 if TYPE_CHECKING:
@@ -37,6 +41,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+PR_SET_PDEATHSIG = 1  # prctl option, <linux/prctl.h>
 POLL_SECONDS = 0.5  # how often a wait for a reply checks that the child is alive
 STOP_SECONDS = 10.0
 
@@ -134,7 +139,7 @@ class EncoderProcess:
         level = logging.getLogger().getEffectiveLevel()
         self._process = self._context.Process(
             target=serve,
-            args=(self._settings, self._requests, self._replies, level),
+            args=(self._settings, self._requests, self._replies, level, os.getpid()),
             name="modalign-encoder",
             daemon=True,
         )
@@ -177,9 +182,12 @@ class EncoderProcess:
         self._outstanding.clear()
 
 
-def serve(settings: Settings, requests: Any, replies: Any, log_level: int) -> None:
+def serve(
+    settings: Settings, requests: Any, replies: Any, log_level: int, parent_pid: int
+) -> None:
     """The child's loop: load encoders on first use, answer requests in order until None (or
     until the parent is gone). Ctrl-C is the parent's to handle: it stops this process."""
+    _die_with_parent(parent_pid)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _exit_now)
     logging.basicConfig(
@@ -191,9 +199,24 @@ def serve(settings: Settings, requests: Any, replies: Any, log_level: int) -> No
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     encoders: dict[str, DualEncoder] = {}
     while (request := _next_request(requests)) is not None:
+        if request.inputs:
+            fault_point("encoder.child")
         reply = _answer(settings, encoders, request)
         if request.seq > 0:
             replies.put(reply)
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """Have the kernel SIGKILL this process when its parent dies; exit now if it already has
+    (it died before the request was made, and this process was handed to another parent)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+    except (OSError, AttributeError) as exc:  # not Linux: the request pipe's EOF must do
+        log.warning("encoder process cannot follow its parent's death: %s", exc)
+    if os.getppid() != parent_pid:
+        os._exit(0)
 
 
 def _exit_now(signum: int, frame: Any) -> None:

@@ -29,6 +29,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from modalign.errors import TransientError
+from modalign.faults import fault_point
 from modalign.ingest.dispatch import back_off
 from modalign.ingest.encode import apply_outputs, inputs_of
 from modalign.ingest.encoder_process import EncoderProcess
@@ -106,6 +107,7 @@ class OverlappedDispatcher:
         if staged.target is None or not staged.works:
             return _InFlight(staged, submitted=False)
         self.encoder.submit(staged.target.version, inputs_of(staged.works))
+        fault_point("encode")  # with a delay, the kill lands while the child encodes
         return _InFlight(staged, submitted=True)
 
     def _finish(self, flight: _InFlight, todo: deque[int]) -> None:

@@ -5,8 +5,10 @@ the catalog already holds for the job's model version) -> mapper (encode images 
 writer (assets and captions, then both collections upserted durably, then embedded marks, item
 outcomes and job counters in one transaction; see :mod:`modalign.ingest.write`). A bad item is
 marked failed with its reason and the batch goes on; a batch delivered twice finds no pending
-items the second time, or re-writes the same points and counts nothing. Each stage's wall time is
-logged per batch and returned in :attr:`BatchResult.seconds`.
+items the second time, or re-writes the same points and counts nothing. The batch that finishes
+the job then builds the index and moves the store's active version; a batch of a job already
+finished does that again (both are idempotent), since a crash may have cut it short. Each
+stage's wall time is logged per batch and returned in :attr:`BatchResult.seconds`.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from modalign.catalog import repo
 from modalign.catalog.db import session_scope
 from modalign.catalog.models import JobStatus
 from modalign.errors import ConfigError
+from modalign.faults import fault_point
 from modalign.ingest.encode import encode_work
 from modalign.ingest.plan import job_root
 from modalign.ingest.resources import IngestResources
@@ -58,6 +61,7 @@ class StagedBatch:
     works: list[AssetWork] = field(default_factory=list)
     removals: list[tuple[int, Removal]] = field(default_factory=list)
     timer: StageTimer = field(default_factory=StageTimer)
+    job_finished: bool = False  # the job was finished when the batch was read
 
 
 def run_batch(res: IngestResources, job_id: int, batch_no: int) -> BatchResult:
@@ -69,7 +73,7 @@ def read_stage(res: IngestResources, job_id: int, batch_no: int) -> StagedBatch:
     """Reader: the batch's pending items from the catalog, decoded and validated."""
     staged = StagedBatch(job_id, batch_no)
     with staged.timer.stage("read"):
-        target, items = load_batch(res, job_id, batch_no)
+        target, items, staged.job_finished = load_batch(res, job_id, batch_no)
         staged.target, staged.items = target, len(items)
         staged.removals = [(i, spec.removal) for i, spec in items if spec.removal is not None]
         to_read = [(i, spec) for i, spec in items if spec.removal is None]
@@ -84,6 +88,7 @@ def map_stage(res: IngestResources, staged: StagedBatch) -> StagedBatch:
     skip_stage(res, staged)
     if staged.works:  # a batch of removals (or of bad files) needs no encoder
         with staged.timer.stage("encode"):
+            fault_point("encode")
             encode_work(res.encoder(staged.target.version), staged.works)
     return staged
 
@@ -101,6 +106,8 @@ def write_stage(res: IngestResources, staged: StagedBatch) -> BatchResult:
     store's share of ``write``, is timed on its own); the last batch finishes the job."""
     target, timer = staged.target, staged.timer
     if target is None or not staged.items:
+        if target is not None and staged.job_finished:
+            _on_finish(res, target, timer)
         return BatchResult(staged.job_id, staged.batch_no)
     with timer.stage("write"):
         outcome = write_batch(
@@ -152,8 +159,9 @@ def job_version(res: IngestResources, job_id: int) -> str:
 
 def load_batch(
     res: IngestResources, job_id: int, batch_no: int
-) -> tuple[BatchTarget, list[tuple[int, ItemSpec]]]:
-    """The batch's target and its pending items; a finished job has none pending to run."""
+) -> tuple[BatchTarget, list[tuple[int, ItemSpec]], bool]:
+    """The batch's target, its pending items and whether the job is finished (then none are
+    pending)."""
     with session_scope(res.sessions) as session:
         job = repo.get_job(session=session, job_id=job_id)
         if job.model_version_id is None:
@@ -170,8 +178,8 @@ def load_batch(
             root=job_root(job.source_spec),
         )
         if JobStatus(job.status).terminal:
-            return target, []
+            return target, [], True
         rows = repo.pending_items(session=session, job_id=job_id, batch_no=batch_no)
         if rows:
             repo.set_job_status(session=session, job_id=job_id, status=JobStatus.RUNNING)
-        return target, [(row.id, from_spec(row.uri, row.spec)) for row in rows]
+        return target, [(row.id, from_spec(row.uri, row.spec)) for row in rows], False

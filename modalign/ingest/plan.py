@@ -21,6 +21,7 @@ from modalign.catalog.db import session_scope
 from modalign.catalog.models import ItemStatus, JobKind, JobStatus
 from modalign.config import Settings
 from modalign.errors import ConfigError, InvalidInputError
+from modalign.faults import fault_point
 from modalign.ingest.sources import (
     SourceItem,
     SourceLimits,
@@ -141,6 +142,7 @@ def _plan_items(
     for chunk in _chunks(itertools.islice(items, already, None), size):
         with session_scope(sessions) as session:
             _add_chunk(session, job_id, total, chunk, size)
+            fault_point("plan.chunk")
         total += len(chunk)
     if spec.get("sync"):
         _record_counts(sessions, job_id, counts)

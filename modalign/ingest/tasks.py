@@ -102,9 +102,11 @@ def _register_batch_task(app: Celery, state: WorkerState) -> None:
         acks_late=True,
         reject_on_worker_lost=True,
         autoretry_for=(TransientError,),
-        retry_backoff=True,
+        # 2, 4, 8, 16, 32 s: a catalog or store outage of a minute (a database restart) is ridden
+        # out; with Celery's full jitter the retries could all come within a second or two
+        retry_backoff=2,
         retry_backoff_max=60,
-        retry_jitter=True,
+        retry_jitter=False,
         max_retries=state.settings.broker.max_retries,
     )
     def run_batch_task(task: Task, job_id: int, batch_no: int) -> dict[str, Any]:

@@ -2,20 +2,28 @@
 
 1. One short transaction upserts the assets, their memberships (dataset and file of each item,
    with what it offered: :mod:`~modalign.catalog.repo.members`) and captions (their ids, datasets
-   and caption positions go into the payloads).
+   and caption positions go into the payloads). The new captions of an asset already embedded in
+   the version are not recorded yet, only given the positions they will have.
 2. Both collections are upserted, durable when the call returns, with no transaction open: a
    store flush takes a third of a second, and on SQLite every transaction holds the database's
    write lock, so holding one across the upsert would stall every other reader and writer.
    Assets already embedded whose datasets or tags changed (an image ingested again under
    another dataset or with new tags, or one a moved membership left) get their new image fields
-   in every version embedding them, without new vectors (:func:`~modalign.ingest.payloads.relabel`).
-3. One transaction records the embedded marks, the item outcomes and the job counters together,
-   and closes the job when it was the last batch. An item whose image was already embedded is
-   ``done`` when it recorded something (a membership, tags), ``skipped`` when nothing changed.
+   in every version embedding them, without new vectors (:func:`~modalign.ingest.payloads.relabel`):
+   every such asset of the batch whose points' fields differ from the catalog's, so that a retry
+   relabels what a crash left stale although the catalog change is already recorded.
+3. One transaction records those captions, the embedded marks, the item outcomes and the job
+   counters together, and closes the job when it was the last batch. An item whose image was
+   already embedded is ``done`` when it recorded something (a membership, tags), ``skipped``
+   when nothing changed.
 
 A crash before step 3 leaves assets without embedded marks and the items pending: the retry
 sees the assets as not embedded, re-encodes them and overwrites the same points (their ids come
 from content), so nothing is lost or counted twice; memberships are recorded again as they are.
+An embedded asset keeps its mark, so its new captions are recorded only with the outcome:
+recorded in step 1, the retry would find them in the catalog, take them for embedded and never
+write their points. Until the retry, a crash after step 2 leaves their points in the store ahead
+of their rows.
 """
 
 from __future__ import annotations
@@ -32,11 +40,13 @@ from modalign.catalog import repo
 from modalign.catalog.db import session_scope
 from modalign.catalog.models import Asset, ItemStatus
 from modalign.config import PathsSettings
+from modalign.faults import fault_point
 from modalign.ingest.payloads import (
     caption_payload,
     catalog_payloads,
     embedded_versions,
     relabel,
+    stale_versions,
 )
 from modalign.ingest.removals import RemovalPlan, plan_removals, remove_points, remove_rows
 from modalign.ingest.resources import IngestResources
@@ -83,9 +93,11 @@ class Recorded:
     assets: dict[str, int] = field(default_factory=dict)  # content hash -> asset id
     changed: set[int] = field(default_factory=set)  # assets whose membership or tags changed
     left: set[int] = field(default_factory=set)  # assets a moved membership left
-    relabel: dict[int, ImagePayload] = field(default_factory=dict)
+    relabel: dict[int, ImagePayload] = field(default_factory=dict)  # candidates, by asset
     relabel_versions: dict[str, set[int]] = field(default_factory=dict)
+    relabelled: set[int] = field(default_factory=set)  # the candidates whose points were stale
     retracted: list[str] = field(default_factory=list)  # caption points of retracted captions
+    later: dict[int, list[str]] = field(default_factory=dict)  # captions recorded in step 3
 
     @property
     def points(self) -> int:
@@ -109,9 +121,12 @@ def write_batch(
         recorded = _record_assets(session, res.settings.paths, target, good)
         plan = plan_removals(session=session, items=removals)
         _doom_orphans(session, plan, recorded.left)
+        fault_point("catalog.assets")
+    fault_point("catalog.assets.committed")
     with (timer or StageTimer()).stage("upsert"):
         _write_points(res, target, recorded, plan)
     with session_scope(res.sessions) as session:
+        repo.add_captions_to_assets(session=session, texts_by_asset=recorded.later)
         repo.record_embedded(
             session=session, asset_ids=recorded.assets.values(), model_version_id=target.version_id
         )
@@ -119,7 +134,10 @@ def write_batch(
         updates = _updates(works, recorded, failures, target.version)
         updates += _removal_updates(removals, plan)
         changed = repo.mark_items(session=session, updates=updates)
-        return _count(session, target, changed, recorded.points)
+        outcome = _count(session, target, changed, recorded.points)
+        fault_point("catalog.outcome")
+    fault_point("catalog.outcome.committed")
+    return outcome
 
 
 def _write_points(
@@ -131,7 +149,9 @@ def _write_points(
             store.upsert(Kind.IMAGES, recorded.images, version=target.version)
         if recorded.captions:
             store.upsert(Kind.CAPTIONS, recorded.captions, version=target.version)
-        relabel(store, recorded.relabel, recorded.relabel_versions)
+        stale = stale_versions(store, recorded.relabel, recorded.relabel_versions)
+        relabel(store, recorded.relabel, stale)
+        recorded.relabelled = set().union(*stale.values())
         for version in store.versions() if recorded.retracted else ():
             store.delete(Kind.CAPTIONS, recorded.retracted, version=version)
         if plan:
@@ -209,17 +229,21 @@ def _record_assets(
         session=session, members=_members(paths, target, works, recorded), tags=target.tags
     )
     recorded.changed, recorded.left = members.changed, members.left
-    texts: dict[int, list[str]] = {}
-    for work in todo:
+    now: dict[int, list[str]] = {}
+    for work in todo:  # an embedded asset's new captions wait for step 3 (module docstring)
+        texts = now if work.embed_image else recorded.later
         texts.setdefault(recorded.assets[work.content_hash], []).extend(work.captions)
-    caption_rows = repo.add_captions_to_assets(session=session, texts_by_asset=texts)
+    caption_rows = repo.add_captions_to_assets(session=session, texts_by_asset=now)
+    caption_rows.update(repo.plan_captions(session=session, texts_by_asset=recorded.later))
     written = {recorded.assets[w.content_hash] for w in todo}
-    payloads = catalog_payloads(session=session, asset_ids=[*written, *members.changed])
+    payloads = catalog_payloads(
+        session=session, asset_ids=[*written, *recorded.assets.values(), *members.changed]
+    )
     for work in todo:
         _add_points(recorded, work, payloads[recorded.assets[work.content_hash]], caption_rows)
-    # changed labels reach the points already stored too (an embedded image that gained a
-    # dataset and a caption has only the new caption's point written here)
-    recorded.relabel = {a: p for a, p in payloads.items() if a in members.changed}
+    # labels reach the points already stored too (an embedded image that gained a dataset and a
+    # caption has only the new caption's point written here); which are stale is read at step 2
+    recorded.relabel = payloads
     recorded.relabel_versions = embedded_versions(session=session, asset_ids=recorded.relabel)
     recorded.retracted = [
         caption_point_id(payloads[a].content_hash, digest)
@@ -298,7 +322,7 @@ def _updates(
     updates = [repo.ItemUpdate(f.item_id, ItemStatus.FAILED, error=f.reason) for f in failures]
     for work in works:
         asset_id = recorded.assets.get(work.content_hash)
-        relabelled = asset_id in recorded.changed
+        relabelled = asset_id in recorded.changed or asset_id in recorded.relabelled
         for prepared in work.items:
             updates.append(_update(work, prepared.item_id, asset_id, version, relabelled))
     return updates

@@ -24,6 +24,13 @@ qdrant-edge's constraints, and how this backend handles them:
   flushed again before its close only if a change of it has not been flushed (its flush failed):
   a redundant flush costs as much as the close itself (measured: 0.83 s -> 0.43 s to close both
   collections), and Celery workers sharing one store open and close it for every batch.
+- **A full disk**: shard files are sparse memory maps, and touching a new page of one on a
+  full disk kills the process with SIGBUS. Every write first checks that ``min_free_mb`` (a
+  setting) are free on the store's disk and raises :class:`~modalign.errors.DiskFullError`
+  otherwise; an ENOSPC that still reaches qdrant-edge is raised as DiskFullError too.
+- **Damage**: a shard that cannot be loaded raises :class:`StoreError` naming the shard and,
+  for a damaged write-ahead log (a torn write), the repair. qdrant-edge's Rust panics (pyo3's
+  ``PanicException``, a ``BaseException``) become StoreError like its other errors.
 - **Aliases** do not exist in qdrant-edge: the active version is one value in ``state.json``
   (replaced atomically) and in memory; a query resolves it once, so it never mixes two versions.
 - **Snapshots**: qdrant-edge reads snapshots a Qdrant server made (``unpack_snapshot``,
@@ -47,7 +54,9 @@ import numpy as np
 import qdrant_edge as qe
 
 from modalign.config import StoreSettings
-from modalign.errors import InvalidInputError, NotFoundError, StoreError
+from modalign.disk import MB, check_free_space, disk_full_error, is_disk_full
+from modalign.errors import InvalidInputError, ModalignError, NotFoundError, StoreError
+from modalign.faults import fault_point
 from modalign.filecopy import copy_tree
 from modalign.search import checks
 from modalign.search.edge_filters import to_edge
@@ -77,6 +86,7 @@ from modalign.search.store import (
 
 log = logging.getLogger(__name__)
 
+PANIC = "PanicException"  # pyo3_runtime.PanicException (a BaseException), not importable
 INDEXING_THRESHOLD_KB = 10_000  # segments smaller than this are searched exactly, never indexed
 FULL_SCAN_THRESHOLD_KB = 10_000  # filters matching less than this are scored exactly via the index
 
@@ -146,6 +156,7 @@ class EdgeStore:
             if known is not None:
                 self._check_same_spec(version, known, spec)
                 return
+            self._check_space(f"creating the collections of {version}")
             for kind, dim in ((Kind.IMAGES, image_dim), (Kind.CAPTIONS, caption_dim)):
                 self._create_shard(self._name(version, kind), kind, dim)
             self._update_state(lambda state: state.with_version(version, spec))
@@ -199,9 +210,11 @@ class EdgeStore:
         if not points:
             return
         with self._using(kind, version) as (shard, dim):
+            self._check_space(f"upserting {len(points)} {kind.value} points")
             rows = checks.points_in(kind, points, dim)
             batch = [qe.Point(pid, vec, payload) for pid, vec, payload in rows]
             with self._flushed(shard):
+                fault_point("store.upsert")
                 self._call(shard.update, qe.UpdateOperation.upsert_points(batch))
 
     @pausable_write
@@ -210,6 +223,7 @@ class EdgeStore:
         if not ids:
             return
         with self._using(kind, version) as (shard, _):
+            self._check_space(f"deleting {len(ids)} {kind.value} points")
             pids: list[Any] = checks.point_ids(ids)
             with self._flushed(shard):
                 self._call(shard.update, qe.UpdateOperation.delete_points(pids))
@@ -218,6 +232,7 @@ class EdgeStore:
     def delete_where(self, kind: Kind, filter: Filter, *, version: str | None = None) -> None:
         """Delete every point matching ``filter`` (a non-empty one); durable when this returns."""
         flt = to_edge(checks.required_filter(kind, filter))
+        self._check_space(f"deleting {kind.value} points")
         with self._using(kind, version) as (shard, _), self._flushed(shard):
             self._call(shard.update, qe.UpdateOperation.delete_points_by_filter(flt))
 
@@ -234,6 +249,7 @@ class EdgeStore:
         ]
         if not ops:
             return
+        self._check_space(f"relabelling {kind.value} points")
         with self._using(kind, version) as (shard, _), self._flushed(shard):
             for op in ops:
                 self._call(shard.update, op)
@@ -342,11 +358,13 @@ class EdgeStore:
     @pausable_write
     def optimize(self, *, version: str | None = None) -> None:
         """Build HNSW graphs (and merge segments) where enough points wait; blocks until done."""
+        fault_point("store.optimize")
         chosen = self.resolve(version)
         for kind in Kind:
             if self.info(kind, version=chosen).status == "green":
                 continue
             with self._using(kind, chosen) as (shard, _):
+                self._check_space(f"indexing {self._name(chosen, kind)}")
                 log.info("optimizing %s", self._name(chosen, kind))
                 with self._flushed(shard):
                     self._call(shard.optimize)
@@ -413,8 +431,17 @@ class EdgeStore:
             return shard
         with self._lock:
             if name not in self._shards:
-                self._shards[name] = self._call(qe.EdgeShard.load, str(self._shard_path(name)))
+                self._shards[name] = self._load_shard(name)
             return self._shards[name]
+
+    def _load_shard(self, name: str) -> qe.EdgeShard:
+        path = self._shard_path(name)
+        try:
+            shard: qe.EdgeShard = self._call(qe.EdgeShard.load, str(path))
+        except StoreError as exc:
+            message = f"cannot open collection {name} at {path}: {exc}; {_repair(path, exc)}"
+            raise StoreError(message) from exc
+        return shard
 
     def _create_shard(self, name: str, kind: Kind, dim: int) -> None:
         path = self._shard_path(name)
@@ -456,6 +483,7 @@ class EdgeStore:
         with self._lock:
             self._unflushed[key] = self._unflushed.get(key, 0) + 1
         yield
+        fault_point("store.flush")
         self._call(shard.flush)
         with self._lock:
             left = self._unflushed.get(key, 1) - 1
@@ -481,7 +509,11 @@ class EdgeStore:
     def _update_state(self, change: Callable[[StoreState], StoreState]) -> None:
         with self._lock:
             state = change(self._state)
-            save_state(self._root, state)
+            fault_point("store.state")
+            try:
+                save_state(self._root, state)
+            except OSError as exc:
+                raise self._error(exc, "saving the store state") from exc
             self._state = state
 
     def _check_open(self) -> None:
@@ -500,12 +532,36 @@ class EdgeStore:
     def _shard_path(self, name: str) -> Path:
         return self._root / "collections" / name
 
-    @staticmethod
-    def _call(fn: Any, *args: Any) -> Any:
+    def _check_space(self, doing: str) -> None:
+        check_free_space(self._root, self._settings.min_free_mb * MB, doing)
+
+    def _call(self, fn: Any, *args: Any) -> Any:
         try:
             return fn(*args)
         except Exception as exc:  # qdrant-edge raises bare Exception
-            raise StoreError(f"qdrant-edge: {exc}") from exc
+            raise self._error(exc, "writing the vector store") from exc
+        except BaseException as exc:
+            if type(exc).__name__ != PANIC:
+                raise  # KeyboardInterrupt, SystemExit
+            raise StoreError(f"qdrant-edge panicked: {exc}") from exc
+
+    def _error(self, exc: BaseException, doing: str) -> ModalignError:
+        if is_disk_full(exc):
+            return disk_full_error(self._root, doing)
+        return StoreError(f"qdrant-edge: {exc}")
+
+
+def _repair(path: Path, exc: StoreError) -> str:
+    """What to do about a shard that does not load."""
+    wal = path / "wal"
+    if "WAL" in str(exc):
+        return (
+            f"its write-ahead log is damaged (a torn write): move it aside (mv {wal} {wal}.damaged)"
+            " and open the store again. Every write is flushed to the segments before it returns,"
+            " so the log holds only writes no batch was counted for; `modalign jobs resume`"
+            " re-writes those"
+        )
+    return f"its segment files are damaged: restore {path} from a backup"
 
 
 def _type_name(data_type: Any) -> str:

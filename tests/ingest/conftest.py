@@ -1,4 +1,5 @@
-"""Fixtures of the ingest tests: the bad-file corpus, settings, a tiny registered model version.
+"""Fixtures of the ingest tests: the bad-file corpus, settings, a tiny registered model version,
+and for the crash tests a source folder and a data dir to copy.
 
 The model version is a real checkpoint (real towers, small linear heads with random weights):
 the same code path as a trained model, cheap to make. The ONNX image tower is exported once per
@@ -7,6 +8,7 @@ session into a shared cache that every test's data directory links to.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -18,6 +20,7 @@ from modalign.config import Settings
 from modalign.ingest.resources import IngestResources, open_resources
 
 from .corpus import build_corpus
+from .faults import make_source
 from .helpers import TINY_MODEL, fresh_postgres, make_settings, register_tiny_model
 
 
@@ -94,3 +97,31 @@ def _resources_on(backend: str, url: str, base: Path, shared_cache: Path) -> Ing
     )
     register_tiny_model(settings, TINY_MODEL)
     return open_resources(settings, shared=False)
+
+
+@pytest.fixture(scope="session")
+def source(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The crash tests' source folder (see ``faults.make_source``)."""
+    return make_source(tmp_path_factory.mktemp("source") / "drawings")
+
+
+@pytest.fixture(scope="session")
+def template(tmp_path_factory: pytest.TempPathFactory, shared_cache: Path) -> Path:
+    """A data dir with a migrated SQLite catalog and the tiny model version, for copying."""
+    data = tmp_path_factory.mktemp("template") / "data"
+    settings = make_settings(data, f"sqlite:///{(data / 'catalog.db').resolve()}", shared_cache)
+    upgrade(settings.database_url)
+    register_tiny_model(settings, TINY_MODEL)
+    return data
+
+
+def copy_template(template: Path, data: Path) -> Path:
+    """A data dir of a test's own: ``template`` copied (the tower cache stays a link)."""
+    shutil.copytree(template, data, symlinks=True)
+    return data
+
+
+@pytest.fixture
+def crash_data(template: Path, tmp_path: Path) -> Path:
+    """A copy of ``template`` in the test's tmp dir."""
+    return copy_template(template, tmp_path / "data")

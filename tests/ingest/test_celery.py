@@ -8,20 +8,26 @@
     ingested or failed with its reason, and the job completes with errors, not as a failure.
 (d) kill -9 the only worker: the job is reported interrupted (its batch would come back only
     after an hour's visibility timeout); resuming sends its batches again and it completes once.
+(e) restart PostgreSQL (a private cluster: stopped at once, down for seconds) in the middle of a
+    job: the workers' batches fail with transient errors and are retried, waiting for the job
+    rides out the outage; the job completes, exactly once.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PIL import Image
 from sqlalchemy import func, select
 
 from modalign.catalog.db import session_scope
+from modalign.catalog.migrate import upgrade
 from modalign.catalog.models import Asset, Caption, JobItem, JobState, JobStatus
 from modalign.config import Settings
 from modalign.ingest.progress import JobProgress
@@ -31,7 +37,6 @@ from modalign.ingest.sources import SourceSpec, detect_source
 from .corpus import assert_items_as_expected
 from .helpers import (
     TINY_MODEL,
-    RedisServer,
     Worker,
     fresh_postgres,
     make_settings,
@@ -43,14 +48,7 @@ pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.slow]
 
 N_IMAGES = 32
 BATCH = 4
-
-
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path)
-    server.start()
-    yield server
-    server.stop()
+RESTART_DOWN_S = 5.0
 
 
 @pytest.fixture(scope="module")
@@ -64,26 +62,40 @@ def pictures(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
+def _celery_settings(data: Path, database_url: str, redis_url: str, cache: Path) -> Settings:
+    settings = make_settings(data, database_url, cache, batch_size=BATCH)
+    settings = settings.model_copy(
+        update={
+            "broker": settings.broker.model_copy(
+                update={
+                    "mode": "celery",
+                    "url": f"{redis_url}/0",
+                    "result_backend": f"{redis_url}/1",
+                    "queue": "ingest-test",
+                }
+            )
+        }
+    )
+    register_tiny_model(settings, TINY_MODEL)
+    return settings
+
+
 @pytest.fixture
 def celery_settings(
-    tmp_path: Path, redis_server: RedisServer, shared_cache: Path
+    tmp_path: Path, redis_server: Any, shared_cache: Path
 ) -> Iterator[Settings]:
     with fresh_postgres() as url:
-        settings = make_settings(tmp_path / "data", url, shared_cache, batch_size=BATCH)
-        settings = settings.model_copy(
-            update={
-                "broker": settings.broker.model_copy(
-                    update={
-                        "mode": "celery",
-                        "url": f"{redis_server.url}/0",
-                        "result_backend": f"{redis_server.url}/1",
-                        "queue": "ingest-test",
-                    }
-                )
-            }
-        )
-        register_tiny_model(settings, TINY_MODEL)
-        yield settings
+        yield _celery_settings(tmp_path / "data", url, redis_server.url, shared_cache)
+
+
+@pytest.fixture
+def private_pg_settings(
+    tmp_path: Path, redis_server: Any, postgres_server: Any, shared_cache: Path
+) -> Settings:
+    """Celery settings whose catalog is on a PostgreSQL cluster of the test's own."""
+    url = postgres_server.create_database("modalign")
+    upgrade(url)
+    return _celery_settings(tmp_path / "data", url, redis_server.url, shared_cache)
 
 
 def _env(settings: Settings) -> dict[str, str]:
@@ -159,21 +171,41 @@ def _wait_finished(runner: JobRunner, job_id: int, timeout: float) -> JobProgres
     raise AssertionError(f"job {job_id} did not finish in {timeout}s: {runner.progress(job_id)}")
 
 
-def test_redis_restart_mid_job_is_recovered_by_waiting(
-    celery_settings: Settings, pictures: Path, redis_server: RedisServer, tmp_path: Path
+def _through_a_restart(
+    settings: Settings, pictures: Path, tmp_path: Path, restart: Callable[[], None]
 ) -> None:
-    runner = JobRunner(celery_settings)
-    worker = Worker(_env(celery_settings), tmp_path / "workers.log")
+    """Run a job with one worker, ``restart`` something in its middle while the CLI waits for
+    it, and check it completed exactly once."""
+    runner = JobRunner(settings)
+    worker = Worker(_env(settings), tmp_path / "workers.log")
     try:
         job_id = runner.create(SourceSpec(pictures, "folder"))
         runner.send(job_id)
         mid = _wait_until(runner, job_id, 2 * BATCH, timeout=120)
-        redis_server.restart()
-        assert not mid.finished, "the job ended before the restart"
+        restarting = threading.Thread(target=restart)
+        restarting.start()  # the wait below goes on through the restart
         final = runner.wait(job_id)
+        restarting.join()
+        assert not mid.finished, "the job ended before the restart"
     finally:
         worker.stop()
-    _assert_exactly_once(runner, celery_settings, final)
+    _assert_exactly_once(runner, settings, final)
+
+
+def test_redis_restart_mid_job_is_recovered_by_waiting(
+    celery_settings: Settings, pictures: Path, redis_server: Any, tmp_path: Path
+) -> None:
+    _through_a_restart(celery_settings, pictures, tmp_path, redis_server.restart)
+
+
+def test_postgres_restart_mid_job_is_retried_by_the_workers(
+    private_pg_settings: Settings, pictures: Path, postgres_server: Any, tmp_path: Path
+) -> None:
+    _through_a_restart(
+        private_pg_settings, pictures, tmp_path,
+        lambda: postgres_server.restart(down_seconds=RESTART_DOWN_S),
+    )
+    assert "retry" in (tmp_path / "workers.log").read_text().lower()  # the restart was felt
 
 
 def test_bad_file_corpus_through_a_worker(

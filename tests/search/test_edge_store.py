@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -93,3 +95,49 @@ def test_fresh_points_are_searchable_before_and_after_optimize(tmp_path: Path) -
             graph = store.query(Kind.IMAGES, q, params=QueryParams(limit=10, hnsw_ef=256))
             recall += len({h.id for h in graph} & set(truth)) / 10
         assert recall / len(queries) >= 0.95
+
+
+class _Started(logging.Handler):
+    """Sets ``event`` when the store logs that it starts building a graph."""
+
+    def __init__(self, event: threading.Event) -> None:
+        super().__init__()
+        self.event = event
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.getMessage().startswith("optimizing "):
+            self.event.set()
+
+
+def test_queries_answer_while_optimize_builds_the_graph(tmp_path: Path) -> None:
+    """optimize() holds the store's gate shared, as queries do: they go on meanwhile."""
+    data = make_dataset(n_images=1000, seed=23)
+    started, finished = threading.Event(), threading.Event()
+    handler, logger = _Started(started), logging.getLogger("modalign.search.edge_store")
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    with EdgeStore(tmp_path, StoreSettings(), indexing_threshold_kb=32) as store:
+        load(store, data)
+
+        def optimize() -> None:
+            store.optimize()
+            finished.set()
+
+        builder = threading.Thread(target=optimize)
+        builder.start()
+        try:
+            assert started.wait(60), "optimize() did not start building"
+            answered = 0
+            for query in np.random.default_rng(1).normal(size=(1000, IMAGE_DIM)):
+                hits = store.query(Kind.IMAGES, query)
+                if finished.is_set():
+                    break
+                assert len(hits) == 10
+                answered += 1
+        finally:
+            builder.join()
+            logger.removeHandler(handler)
+            logger.setLevel(level)
+        assert answered > 0, "no query answered while the graph was being built"
+        assert store.info(Kind.IMAGES).status == "green"

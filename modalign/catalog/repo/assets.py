@@ -145,6 +145,21 @@ def add_captions_to_assets(
     }
 
 
+def plan_captions(
+    *, session: Session, texts_by_asset: Mapping[int, Iterable[str]]
+) -> dict[int, list[CaptionRow]]:
+    """What ``add_captions_to_assets`` would return, inserting nothing: the existing rows, and
+    the new ones with the positions they would get now."""
+    wanted = {asset_id: _wanted_captions(texts) for asset_id, texts in texts_by_asset.items()}
+    existing = _captions_by_hash(session, [a for a, texts in wanted.items() if texts])
+    planned: dict[int, dict[str, CaptionRow]] = {}
+    for asset_id, texts in wanted.items():
+        rows = planned[asset_id] = dict(existing.get(asset_id, {}))
+        for row in _new_caption_rows(asset_id, texts, rows):
+            rows[row["text_hash"]] = CaptionRow(**row)
+    return {a: [planned[a][d] for d in texts] for a, texts in wanted.items()}
+
+
 def _wanted_captions(texts: Iterable[str]) -> dict[str, str]:
     """Caption hash -> whitespace-collapsed text, first of each, blank texts left out."""
     wanted: dict[str, str] = {}
