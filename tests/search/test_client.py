@@ -154,7 +154,7 @@ def test_image_queries_and_filters(
 ) -> None:
     store, _ = catalog_store
     path = tmp_path / "blue.png"
-    Image.new("RGB", (4, 4), (0, 0, 255)).save(path)
+    Image.new("RGB", (8, 8), (0, 0, 255)).save(path)
     client = _client(store)
     only_clipart = Filter(must=[Match(field="source", value="clipart")])
     hits = client.search_images(image=path, filter=only_clipart, limit=20)
@@ -248,10 +248,10 @@ def test_query_images_are_decoded_as_ingestion_decodes_items(
     store, _ = catalog_store
     encoder = RecordingEncoder()
     client = SearchClient(store, encoder=encoder)
-    sticker = Image.new("RGBA", (6, 4), (0, 0, 255, 0))  # transparent pixels that store blue
-    sticker.putpixel((5, 3), (0, 255, 0, 255))
+    sticker = Image.new("RGBA", (12, 8), (0, 0, 255, 0))  # transparent pixels that store blue
+    sticker.putpixel((11, 7), (0, 255, 0, 255))
     sticker.save(tmp_path / "sticker.png")
-    upright = Image.new("RGB", (8, 4), (255, 0, 0))
+    upright = Image.new("RGB", (16, 8), (255, 0, 0))
     exif = Image.Exif()
     exif[0x0112] = 6  # EXIF orientation: rotate 90 degrees to display
     upright.save(tmp_path / "rotated.jpg", exif=exif)
@@ -261,5 +261,5 @@ def test_query_images_are_decoded_as_ingestion_decodes_items(
     from_file, from_memory, rotated = encoder.images
     for image in (from_file, from_memory):
         assert image.mode == "RGB" and image.getpixel((0, 0)) == (255, 255, 255)  # over white
-        assert image.getpixel((5, 3)) == (0, 255, 0)
-    assert rotated.size == (4, 8)
+        assert image.getpixel((11, 7)) == (0, 255, 0)
+    assert rotated.size == (8, 16)
