@@ -6,6 +6,7 @@ The backends (qdrant-edge, qdrant-client) are imported when a store is opened, n
 from __future__ import annotations
 
 from modalign.search.client import QueryEncoder, SearchClient
+from modalign.search.connect import open_search_client
 from modalign.search.factory import open_store
 from modalign.search.filters import (
     DatetimeRange,
@@ -60,6 +61,7 @@ __all__ = [
     "collection_name",
     "fields_of",
     "image_point_id",
+    "open_search_client",
     "open_store",
     "parse_filter",
 ]
