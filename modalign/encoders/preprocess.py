@@ -7,8 +7,8 @@ differs from white by a luminance above 12: a very pale colour (light yellow on 
 outside the crop.
 
 Cropping to the content matters for drawings on blank canvases: a rendered emoji fills about 75 %
-of its canvas, and some drawings much less; cropped, they fill the tower's input (demo val R@10
-+0.8 / +1.1 over 5 seeds, and the 5-head ensemble reaches the test targets; see the README).
+of its canvas, and some drawings much less; cropped, they fill the tower's input
+(docs/experiments.md, "Cropping to content", has the figures).
 """
 
 from __future__ import annotations
