@@ -1,7 +1,8 @@
-"""`modalign data ...`: demo dataset building."""
+"""`modalign data ...`: build the demo set, or write a training manifest from any source."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -12,7 +13,9 @@ from modalign.errors import ModalignError
 if TYPE_CHECKING:
     from modalign.datasets.build import BuildSummary
 
-data_app = typer.Typer(help="Datasets: build the demo set.", no_args_is_help=True)
+data_app = typer.Typer(
+    help="Datasets: build the demo set, or a training manifest from a source.", no_args_is_help=True
+)
 
 
 def _split_table(summary: BuildSummary) -> object:
@@ -74,6 +77,50 @@ def build_demo(
     except ModalignError as exc:
         raise fail(str(exc)) from exc
     print_summary(summary)
+
+
+@data_app.command("manifest")
+def manifest(
+    ctx: typer.Context,
+    source: Annotated[
+        Path, typer.Argument(help="Folder, JSONL manifest, COCO JSON or Flickr file.")
+    ],
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Manifest to write (default: manifest.jsonl in the image folder)."),
+    ] = None,
+    kind: Annotated[
+        str | None, typer.Option(help="folder|manifest|coco|flickr (default: detect).")
+    ] = None,
+    image_root: Annotated[
+        Path | None, typer.Option(help="Image folder of a COCO/Flickr file.")
+    ] = None,
+    val: Annotated[float, typer.Option(min=0.0, max=0.5, help="Share of images for val.")] = 0.1,
+    test: Annotated[float, typer.Option(min=0.0, max=0.5, help="Share of images for test.")] = 0.1,
+) -> None:
+    """Write a training manifest (for `modalign train --manifest`) from any source."""
+    from modalign.datasets.splits import SplitRatios
+    from modalign.ingest.export import export_manifest
+    from modalign.ingest.plan import source_limits
+    from modalign.ingest.sources import SOURCE_KINDS, SourceSpec, detect_source, source_root
+
+    if kind is not None and kind not in SOURCE_KINDS:
+        raise fail(f"--kind must be one of {', '.join(SOURCE_KINDS)}", 2)
+    try:
+        spec = SourceSpec(source, kind or detect_source(source), image_root)  # type: ignore[arg-type]
+        target = out or source_root(spec) / "manifest.jsonl"
+        report = export_manifest(
+            spec, target, limits=source_limits(settings_of(ctx)), ratios=SplitRatios(val, test)
+        )
+    except (ModalignError, ValueError) as exc:
+        raise fail(str(exc)) from exc
+    for key, reason in report.failed[:20]:
+        typer.echo(f"  skipped {key}: {reason}", err=True)
+    splits = ", ".join(f"{n} {split}" for split, n in report.splits.items())
+    typer.echo(
+        f"{report.manifest}: {report.written} images ({splits}); "
+        f"{report.uncaptioned} without captions and {len(report.failed)} unreadable left out"
+    )
 
 
 def register(app: typer.Typer) -> None:
