@@ -11,6 +11,7 @@ import typer
 
 from modalign.commands import fail, settings_of
 from modalign.config import Settings
+from modalign.encoders import defaults
 from modalign.errors import ModalignError
 
 if TYPE_CHECKING:
@@ -159,7 +160,9 @@ def train(
     version: Annotated[
         str | None, typer.Option(help="Model version name (default: resume or next v<N>).")
     ] = None,
-    epochs: Annotated[int, typer.Option(min=1, help="Maximum epochs (early stop on val).")] = 30,
+    epochs: Annotated[
+        int, typer.Option(min=1, help="Maximum epochs (early stop on val).")
+    ] = defaults.EPOCHS,
     head: Annotated[
         str | None, typer.Option(help="Head kind: linear or mlp (default from settings).")
     ] = None,
@@ -168,32 +171,40 @@ def train(
     ] = False,
     seconds: Annotated[float, typer.Option(help="Baseline CPU-time budget (s).")] = 120.0,
     input_dropout: Annotated[float, typer.Option(
-        min=0.0, max=0.9, help="Dropout on the heads' normalised inputs.")] = 0.2,
+        min=0.0, max=0.9, help="Dropout on the heads' normalised inputs.")
+    ] = defaults.INPUT_DROPOUT,
     feature_noise: Annotated[float, typer.Option(
-        min=0.0, help="Gaussian noise on image features while training (x their std).")] = 0.5,
+        min=0.0, help="Gaussian noise on image features while training (x their std).")
+    ] = defaults.FEATURE_NOISE,
     text_noise: Annotated[float, typer.Option(
-        min=0.0, help="Gaussian noise on caption features while training (x their std).")] = 0.0,
-    weight_decay: Annotated[float, typer.Option(min=0.0, help="AdamW weight decay.")] = 0.05,
+        min=0.0, help="Gaussian noise on caption features while training (x their std).")
+    ] = defaults.TEXT_NOISE,
+    weight_decay: Annotated[
+        float, typer.Option(min=0.0, help="AdamW weight decay.")
+    ] = defaults.WEIGHT_DECAY,
     views: Annotated[str, typer.Option(
-        help="Augmented views of training images: plain, flip, zoom.")] = "plain,flip",
+        help="Augmented views of training images: plain, flip, zoom.")
+    ] = ",".join(defaults.TRAINING_VIEWS),
     finetune_top: Annotated[int | None, typer.Option(
         min=0, max=16, help="Fine-tune the image tower's last N blocks (default from settings; "
         "0: frozen tower).")] = None,
     tower_lr_scale: Annotated[float, typer.Option(
-        min=0.0, help="Fine-tuned tower's learning rate relative to the heads'.")] = 0.1,
+        min=0.0, help="Fine-tuned tower's learning rate relative to the heads'.")
+    ] = defaults.TOWER_LR_SCALE,
     first_caption_prob: Annotated[float, typer.Option(
         min=0.0, max=1.0, help="Chance that a training step pairs an image with its name "
-        "caption rather than one of its other captions.")] = 0.3,
+        "caption rather than one of its other captions.")] = defaults.FIRST_CAPTION_PROB,
     members: Annotated[int, typer.Option(
         min=1, max=16, help="Train this many heads (seeds seed, seed+1, ...) and use them as one "
         "ensemble projected back to embed_dim.")] = 1,
     memory_weight: Annotated[float, typer.Option(
         min=0.0, help="Weight of the pair memory: embeddings get the weighted mean of their "
-        "nearest training pairs' other modality (0: no memory).")] = 1.0,
+        "nearest training pairs' other modality (0: no memory).")] = defaults.MEMORY_WEIGHT,
     memory_neighbours: Annotated[int, typer.Option(
-        min=1, help="Nearest training pairs the memory mixes in.")] = 10,
+        min=1, help="Nearest training pairs the memory mixes in.")] = defaults.MEMORY_NEIGHBOURS,
     memory_temperature: Annotated[float, typer.Option(
-        min=0.001, help="Softmax temperature over the neighbours' cosines.")] = 0.1,
+        min=0.001, help="Softmax temperature over the neighbours' cosines.")
+    ] = defaults.MEMORY_TEMPERATURE,
 ) -> None:
     """Train the projection heads of the dual encoder (or, with --baseline, the toy model)."""
     settings = settings_of(ctx)

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 from torch.nn import functional
 
+from modalign.encoders import defaults
 from modalign.errors import ConfigError
 
 INIT_LOGIT_SCALE = math.log(1 / 0.07)
@@ -29,9 +30,9 @@ class HeadSpec:
     text_dim: int = 384
     embed_dim: int = 256
     kind: Literal["linear", "mlp"] = "mlp"
-    hidden_dim: int = 1024
-    dropout: float = 0.1
-    input_dropout: float = 0.0
+    hidden_dim: int = defaults.HIDDEN_DIM
+    dropout: float = defaults.HEAD_DROPOUT
+    input_dropout: float = defaults.INPUT_DROPOUT
     text_kind: Literal["linear", "mlp", "identity"] | None = None  # None: same as ``kind``
     members: int = 1  # > 1: an ensemble of that many heads (``modalign.encoders.ensemble``)
 

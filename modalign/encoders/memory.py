@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from modalign.encoders import defaults
 from modalign.errors import EncoderError, InvalidInputError
 
 MEMORY_FILE = "memory.safetensors"
@@ -28,9 +29,9 @@ CHUNK_ROWS = 256  # rows expanded at once: bounds the (rows x memory) similarity
 class MemorySpec:
     """How embeddings are expanded: neighbours taken, softmax temperature, weight of their mean."""
 
-    neighbours: int = 10
-    temperature: float = 0.1
-    weight: float = 1.0
+    neighbours: int = defaults.MEMORY_NEIGHBOURS
+    temperature: float = defaults.MEMORY_TEMPERATURE
+    weight: float = defaults.MEMORY_WEIGHT
 
     def __post_init__(self) -> None:
         if self.neighbours < 1 or self.temperature <= 0 or self.weight < 0:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from modalign.config import Settings
+from modalign.encoders import defaults
 from modalign.encoders.checkpoint import CARD_FILE, ModelCard, logit_temperature, save_checkpoint
 from modalign.encoders.data import Sample, data_hash, samples_from_manifest
 from modalign.encoders.ensemble import HeadEnsemble, Heads
@@ -157,7 +158,7 @@ def train_model(
     manifest: Path,
     config: TrainConfig,
     version: str | None = None,
-    views: Sequence[str] = ("plain", "flip"),
+    views: Sequence[str] = defaults.TRAINING_VIEWS,
     sink: ProgressSink | None = None,
     on_epoch: Callable[[EpochRecord], None] | None = None,
     memory_spec: MemorySpec = MemorySpec(),

@@ -30,6 +30,7 @@ import torch
 from torch import nn
 
 from modalign.disk import write_atomic
+from modalign.encoders import defaults
 from modalign.encoders.ensemble import Heads
 from modalign.encoders.extract import SplitFeatures
 from modalign.encoders.heads import AlignmentHeads, HeadSpec
@@ -42,24 +43,22 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Hyper-parameters of head training."""
+    """Hyper-parameters of head training; the defaults are the recipe (:mod:`.defaults`)."""
 
     spec: HeadSpec = field(default_factory=HeadSpec)
-    epochs: int = 30
+    epochs: int = defaults.EPOCHS
     batch_size: int = 256
-    lr: float = 1e-3
-    weight_decay: float = 0.05
+    lr: float = defaults.LEARNING_RATE
+    weight_decay: float = defaults.WEIGHT_DECAY
     warmup_fraction: float = 0.05
     patience: int = 5
-    # the name caption's share of sampled captions: names are short and many captions describe,
-    # so a step sees the name less often than the rest (chosen on val: docs/experiments.md)
-    first_caption_prob: float = 0.3
-    feature_noise: float = 0.0
-    text_noise: float = 0.0  # the same on caption features
+    first_caption_prob: float = defaults.FIRST_CAPTION_PROB
+    feature_noise: float = defaults.FEATURE_NOISE  # Gaussian, x the image features' std
+    text_noise: float = defaults.TEXT_NOISE  # the same on caption features
     ema_decay: float = 0.995  # > 0: evaluate and keep an exponential moving average of weights
     seed: int = 0
     finetune_top: int = 0  # image tower blocks trained with the heads (0: frozen tower)
-    tower_lr_scale: float = 0.1  # the tower's learning rate relative to the heads'
+    tower_lr_scale: float = defaults.TOWER_LR_SCALE  # the tower's lr relative to the heads'
     image_features: str = ""  # id of the image features trained on: a run resumes only on the same
 
     def to_dict(self) -> dict[str, Any]:
@@ -79,25 +78,11 @@ class TrainConfig:
         return replace(self, spec=replace(self.spec, **changes))
 
 
-# `modalign train` defaults. The frozen towers' features overfit a few thousand pairs, so the
-# heads are regularised (dropout, feature noise); width, dropout and learning rate were chosen on
-# val R@10 over 5 seeds (`bench/seeds.py`; the figures are in docs/experiments.md)
-INPUT_DROPOUT = 0.2
-FEATURE_NOISE = 0.5
-HIDDEN_DIM = 2048
-HEAD_DROPOUT = 0.2
-LEARNING_RATE = 2e-3
-
-
 def recipe(
     seed: int = 0, embed_dim: int = 256, kind: Literal["linear", "mlp"] = "mlp"
 ) -> TrainConfig:
     """The configuration ``modalign train`` uses when given no options."""
-    spec = HeadSpec(
-        embed_dim=embed_dim, kind=kind, input_dropout=INPUT_DROPOUT, hidden_dim=HIDDEN_DIM,
-        dropout=HEAD_DROPOUT,
-    )
-    return TrainConfig(spec=spec, seed=seed, lr=LEARNING_RATE, feature_noise=FEATURE_NOISE)
+    return TrainConfig(spec=HeadSpec(embed_dim=embed_dim, kind=kind), seed=seed)
 
 
 @dataclass

@@ -7,6 +7,7 @@ import numpy as np
 from modalign.config import Settings
 from modalign.encoders.load import load_dual_encoder
 from modalign.encoders.random_model import random_memory, register_random_model
+from modalign.encoders.train import recipe
 
 
 def test_random_memory_has_the_sizes_asked_for_and_captions_for_every_image() -> None:
@@ -19,6 +20,7 @@ def test_registered_random_model_is_active_and_expands_with_its_memory(settings:
     directory = register_random_model(settings, "bench-random", memory_size=(50, 120))
     encoder = load_dual_encoder(settings)
     assert encoder.version == "bench-random" and directory.name == "bench-random"
+    assert encoder.heads.spec.hidden_dim == recipe().spec.hidden_dim  # the shape training makes
     assert encoder.memory is not None and len(encoder.memory.captions) == 120
     features = np.random.default_rng(0).normal(size=(3, encoder.heads.spec.text_dim))
     vectors = encoder.encode_text_features(features.astype(np.float32))
