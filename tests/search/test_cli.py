@@ -8,27 +8,16 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from modalign.catalog import db, migrate
 from modalign.cli import app
 from modalign.config import PathsSettings, Settings
-from modalign.search import open_store
 
-from .test_client import populate
+from .test_client import populate_data_dir
 
 
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[int]]:
     root = tmp_path_factory.mktemp("data")
-    settings = Settings(paths=PathsSettings(data_dir=root))
-    migrate.upgrade(settings.database_url)
-    engine = db.make_engine(settings.database_url)
-    store = open_store(settings)
-    try:
-        ids = populate(store, db.make_session_factory(engine))
-    finally:
-        store.close()
-        engine.dispose()
-    return root, ids
+    return root, populate_data_dir(Settings(paths=PathsSettings(data_dir=root)))
 
 
 def _run(root: Path, *args: str) -> tuple[int, str, str]:

@@ -11,8 +11,9 @@ from PIL import Image
 from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
-from modalign.catalog import repo
+from modalign.catalog import db, migrate, repo
 from modalign.catalog.db import session_scope
+from modalign.config import Settings
 from modalign.errors import InvalidInputError, NotFoundError
 from modalign.search import (
     CaptionPayload,
@@ -24,6 +25,7 @@ from modalign.search import (
     VectorStore,
     caption_point_id,
     image_point_id,
+    open_store,
 )
 from modalign.search.client import SearchClient
 from modalign.search.filters import MAX_FILTER_CONDITIONS, MAX_FILTER_DEPTH
@@ -81,6 +83,18 @@ def populate(store: VectorStore, session_factory: sessionmaker[Session]) -> list
     store.upsert(Kind.CAPTIONS, captions, version="v1")
     store.set_active_version("v1")
     return ids
+
+
+def populate_data_dir(settings: Settings) -> list[int]:
+    """:func:`populate` into the catalog and store of a data directory (migrated first)."""
+    migrate.upgrade(settings.database_url)
+    engine = db.make_engine(settings.database_url)
+    store = open_store(settings)
+    try:
+        return populate(store, db.make_session_factory(engine))
+    finally:
+        store.close()
+        engine.dispose()
 
 
 def _add(

@@ -4,23 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from modalign.catalog import db, migrate
 from modalign.config import PathsSettings, Settings
-from modalign.search import open_search_client, open_store
+from modalign.search import open_search_client
 
-from .test_client import populate
+from .test_client import populate_data_dir
 
 
 def test_similar_images_through_an_opened_client(tmp_path: Path) -> None:
     settings = Settings(paths=PathsSettings(data_dir=tmp_path))
-    migrate.upgrade(settings.database_url)
-    engine = db.make_engine(settings.database_url)
-    store = open_store(settings)
-    try:
-        ids = populate(store, db.make_session_factory(engine))
-    finally:
-        store.close()
-        engine.dispose()
+    ids = populate_data_dir(settings)
     with open_search_client(settings, encoder=False) as client:
         hits = client.similar_images(ids[0], limit=3)
     assert len(hits) == 3 and all(hit.asset is not None for hit in hits)
