@@ -20,7 +20,8 @@ MAX_LIMIT = 1000
 
 def vector_list(vector: np.ndarray | Sequence[float], dim: int) -> list[float]:
     """The vector as floats if it is one-dimensional, of size ``dim``, finite and non-zero."""
-    arr = np.asarray(vector, dtype=np.float32)
+    with np.errstate(over="ignore"):  # a value beyond float32 becomes inf, refused below
+        arr = np.asarray(vector, dtype=np.float32)
     if arr.ndim != 1 or arr.shape[0] != dim:
         raise InvalidInputError(f"expected a vector of size {dim}, got shape {tuple(arr.shape)}")
     norm = float(np.dot(arr, arr))
