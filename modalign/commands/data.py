@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from modalign.commands import fail, settings_of
+from modalign.commands.console import progress_display, stderr_console
 from modalign.errors import ModalignError
 
 if TYPE_CHECKING:
@@ -70,7 +71,8 @@ def build_demo(
 
     settings = settings_of(ctx)
     try:
-        summary = build_demo_for(settings, BuildOptions(limit=limit, workers=workers))
+        with progress_display(stderr_console()) as display:
+            summary = build_demo_for(settings, BuildOptions(limit=limit, workers=workers), display)
     except ModalignError as exc:
         raise fail(str(exc)) from exc
     print_summary(summary)

@@ -10,17 +10,17 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from modalign.commands import fail, settings_of
+from modalign.commands.console import progress_display, stderr_console
 from modalign.config import Settings
 from modalign.errors import ModalignError
 
 if TYPE_CHECKING:
     from rich.console import Console
-    from rich.progress import Progress
 
     from modalign.encoders.evaluate import EvalResult
     from modalign.encoders.memory import MemorySpec
-    from modalign.encoders.progress import Advance
-    from modalign.encoders.train import TrainConfig
+    from modalign.encoders.train import EpochRecord, TrainConfig
+    from modalign.progress import Tracker
 
 models_app = typer.Typer(help="Model versions: list, activate.", no_args_is_help=True)
 
@@ -28,37 +28,24 @@ BASELINE_DIR = "baseline-toy"
 VIEWS = ("plain", "flip", "zoom")
 
 
-class RichSink:
-    """Progress bars on stderr for the encoders' library code."""
+class EpochProgress:
+    """``on_epoch`` of a training run: one tracker over every head's epochs (an ensemble's heads
+    counted on from each other), its note the last epoch's loss and validation R@10."""
 
-    def __init__(self, progress: Progress) -> None:
-        self.progress = progress
+    def __init__(self, tracker: Tracker, epochs: int, members: int) -> None:
+        self.tracker, self.epochs, self.members = tracker, epochs, members
+        self.member, self.last = 0, 0
+        tracker.update(0, epochs * members)
 
-    def task(self, description: str, total: int) -> Advance:
-        task_id = self.progress.add_task(description, total=total)
-        return lambda n: self.progress.advance(task_id, n)
-
-
-def _console() -> Console:
-    from rich.console import Console
-
-    return Console(stderr=True)
-
-
-def _progress(console: Console) -> Progress:
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    return Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TimeElapsedColumn(), TimeRemainingColumn(), console=console,
-    )
+    def __call__(self, record: EpochRecord) -> None:
+        if record.epoch <= self.last:
+            self.member += 1
+        self.last = record.epoch
+        note = (f"loss {record.loss:.3f}, val R@10 t2i {record.val_t2i_r10:.1f} "
+                f"i2t {record.val_i2t_r10:.1f}")
+        if self.members > 1:
+            note = f"head {self.member + 1}/{self.members}, {note}"
+        self.tracker.update(self.member * self.epochs + record.epoch, None, note)
 
 
 def _manifest(settings: Settings, manifest: Path | None) -> Path:
@@ -111,19 +98,12 @@ def _run_training(
 ) -> None:
     from modalign.encoders.registry import register_checkpoint
     from modalign.encoders.run import train_model
-    from modalign.encoders.train import EpochRecord
 
-    console = _console()
-    with _progress(console) as progress:
-        epoch_task = progress.add_task("training epochs", total=config.epochs)
-
-        def on_epoch(record: EpochRecord) -> None:
-            progress.update(epoch_task, completed=record.epoch, description=(
-                f"epoch {record.epoch} loss {record.loss:.3f} val R@10 "
-                f"t2i {record.val_t2i_r10:.1f} i2t {record.val_i2t_r10:.1f}"))
-
+    console = stderr_console()
+    with progress_display(console) as display:
+        epochs = EpochProgress(display.open("training", None), config.epochs, config.spec.members)
         outcome = train_model(
-            settings, manifest, config, version, views, sink=RichSink(progress), on_epoch=on_epoch,
+            settings, manifest, config, version, views, sink=display, on_epoch=epochs,
             memory_spec=memory,
         )
     activated = register_checkpoint(settings, outcome.directory, outcome.card)
@@ -140,9 +120,14 @@ def _run_baseline(settings: Settings, manifest: Path, seconds: float, seed: int)
     from modalign.encoders.baseline import train_baseline
     from modalign.encoders.run import ranks_file, save_ranks, split_samples
 
-    console = _console()
-    with console.status(f"training the toy baseline for ~{seconds:.0f} s"):
-        outcome = train_baseline(split_samples(manifest), seconds, seed)
+    console = stderr_console()
+    with progress_display(console) as display:
+        tracker = display.open("toy baseline (s)", round(seconds))
+
+        def on_epoch(epochs: int, elapsed: float) -> None:
+            tracker.update(min(round(elapsed), round(seconds)), None, f"{epochs} epochs")
+
+        outcome = train_baseline(split_samples(manifest), seconds, seed, on_epoch=on_epoch)
     directory = settings.paths.models_dir / BASELINE_DIR
     for split, result in outcome.evals.items():
         save_ranks(result, ranks_file(directory, split))
@@ -254,10 +239,10 @@ def evaluate(
 
     settings = settings_of(ctx)
     path = _manifest(settings, manifest)
-    console = _console()
+    console = stderr_console()
     try:
-        with _progress(console) as progress:
-            result = evaluate_model(settings, path, split, model, RichSink(progress), heads_only)
+        with progress_display(console) as display:
+            result = evaluate_model(settings, path, split, model, display, heads_only)
         report = _write_reports(settings, _with_baseline(settings, result), heads_only)
     except ModalignError as exc:
         raise fail(str(exc)) from exc

@@ -28,7 +28,6 @@ from modalign.encoders.extract import SplitFeatures
 from modalign.encoders.heads import AlignmentHeads
 from modalign.encoders.memory import MemorySpec, PairMemory
 from modalign.encoders.pipeline import FeatureSource
-from modalign.encoders.progress import ProgressSink
 from modalign.encoders.report import plot_training
 from modalign.encoders.tower_registry import image_cache_id, text_cache_id
 from modalign.encoders.towers import IMAGE_FEATURE_DIM
@@ -47,6 +46,7 @@ from modalign.encoders.tuned import (
     weights_digest,
 )
 from modalign.errors import InvalidInputError
+from modalign.progress import ProgressSink
 
 if TYPE_CHECKING:
     from torch import nn
