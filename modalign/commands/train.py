@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
     from modalign.encoders.evaluate import EvalResult
     from modalign.encoders.memory import MemorySpec
+    from modalign.encoders.run import ModelEvaluation
     from modalign.encoders.train import EpochRecord, TrainConfig
     from modalign.progress import Tracker
 
@@ -26,6 +27,7 @@ models_app = typer.Typer(help="Model versions: list, activate.", no_args_is_help
 
 BASELINE_DIR = "baseline-toy"
 VIEWS = ("plain", "flip", "zoom")
+WORST_QUERIES = 20  # shown on the evaluation page
 
 
 class EpochProgress:
@@ -205,8 +207,12 @@ def train(
         raise fail(str(exc)) from exc
 
 
-def _write_reports(settings: Settings, results: list[EvalResult], heads_only: bool) -> Path:
+def _write_reports(
+    settings: Settings, evaluation: ModelEvaluation, results: list[EvalResult], heads_only: bool
+) -> tuple[Path, Path]:
+    """The Markdown report (with its recall plot) and the self-contained HTML page."""
     from modalign.encoders.report import plot_recall, write_report
+    from modalign.encoders.report_page import write_page
 
     out = settings.paths.reports_dir
     backend = settings.encoders.image_backend
@@ -215,7 +221,8 @@ def _write_reports(settings: Settings, results: list[EvalResult], heads_only: bo
     plot = plot_recall(results, out / f"{stem}-recall.png")
     notes = [f"image backend: {settings.encoders.image_backend}",
              "pair memory: " + ("left out (--heads-only)" if heads_only else "the model's, if any")]
-    return write_report(results, out / f"{stem}.md", plot, notes)
+    page = write_page(results, evaluation.samples, evaluation.worst, out / f"{stem}.html", notes)
+    return write_report(results, out / f"{stem}.md", plot, [*notes, f"page: {page.name}"]), page
 
 
 def _with_baseline(settings: Settings, result: EvalResult) -> list[EvalResult]:
@@ -242,15 +249,18 @@ def evaluate(
     console = stderr_console()
     try:
         with progress_display(console) as display:
-            result = evaluate_model(settings, path, split, model, display, heads_only)
-        report = _write_reports(settings, _with_baseline(settings, result), heads_only)
+            evaluation = evaluate_model(
+                settings, path, split, model, display, heads_only, WORST_QUERIES
+            )
+        results = _with_baseline(settings, evaluation.result)
+        report, page = _write_reports(settings, evaluation, results, heads_only)
     except ModalignError as exc:
         raise fail(str(exc)) from exc
     if as_json:
-        typer.echo(json.dumps(result.metrics()))
+        typer.echo(json.dumps(evaluation.result.metrics()))
         return
-    _metrics_table(_with_baseline(settings, result), console)
-    console.print(f"report: {report}")
+    _metrics_table(results, console)
+    console.print(f"report: {report}\npage: {page}")
 
 
 def _version_dict(info: Any) -> dict[str, Any]:
