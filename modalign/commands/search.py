@@ -59,7 +59,7 @@ def search(
     threshold: Annotated[float | None, typer.Option(help="Minimum cosine score.")] = None,
     ef: Annotated[int | None, typer.Option(min=1, help="HNSW beam width for this query.")] = None,
     exact: Annotated[bool, typer.Option("--exact", help="Exact search (no HNSW).")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
     open_hit: Annotated[int | None, typer.Option(
         "--open", min=1, metavar="N",
         help="Open the N-th hit's image with the system's opener (else print its file:// link).",
