@@ -8,6 +8,7 @@ log that is not a terminal still shows a long step moving.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -55,10 +56,20 @@ def _duration(seconds: float) -> str:
     return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
 
 
+def _rate(per_second: float) -> str:
+    """``12.5/s``, or ``4.2 s each`` when slower than one a second ("" when none done)."""
+    if per_second <= 0:
+        return ""
+    return f"{per_second:.1f}/s" if per_second >= 1 else f"{1 / per_second:.1f} s each"
+
+
 @dataclass
 class LineTracker:
     """A task reported as plain lines: one when ``every`` seconds have passed since the last line,
-    or when the share done reaches the next multiple of ``step``; ``close`` writes the last one."""
+    or when the share done reaches the next multiple of ``step`` (but not within ``gap`` seconds
+    of the last line, so a quick task writes a few lines, not one per step); ``tick`` writes one
+    when the task stalls; ``close`` writes the last one. Safe to drive from two threads.
+    """
 
     description: str
     total: int | None
@@ -66,12 +77,15 @@ class LineTracker:
     clock: Clock = time.monotonic
     every: float = 10.0
     step: float = 0.05
+    gap: float = 2.0
     completed: int = 0
     note: str = ""
     _started: float = field(init=False)
     _last_at: float = field(init=False)
     _last_bucket: int = field(init=False, default=0)
     _shown: int | None = field(init=False, default=None)
+    _closed: bool = field(init=False, default=False)
+    _lock: threading.Lock = field(init=False, default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:
         self._started = self._last_at = self.clock()
@@ -80,17 +94,30 @@ class LineTracker:
         self.update(self.completed + n)
 
     def update(self, completed: int, total: int | None = None, note: str | None = None) -> None:
-        self.completed = completed
-        self.total = total if total is not None else self.total
-        self.note = note if note is not None else self.note
-        now = self.clock()
-        if now - self._last_at >= self.every or self._bucket() > self._last_bucket:
-            self._emit(now)
+        with self._lock:
+            self.completed = completed
+            self.total = total if total is not None else self.total
+            self.note = note if note is not None else self.note
+            now = self.clock()
+            since = now - self._last_at
+            if since >= self.every or (since >= self.gap and self._bucket() > self._last_bucket):
+                self._emit(now)
+
+    def tick(self) -> None:
+        """A line when ``every`` seconds passed without one and the task is not finished (so a
+        step that waits, on a model loading or a slow batch, still shows it is alive)."""
+        with self._lock:
+            now = self.clock()
+            finished = self.total is not None and self.completed >= self.total
+            if not (self._closed or finished) and now - self._last_at >= self.every:
+                self._emit(now)
 
     def close(self) -> None:
         """Write the final state unless the last line already showed it."""
-        if self._shown != self.completed:
-            self._emit(self.clock())
+        with self._lock:
+            if self._shown != self.completed:
+                self._emit(self.clock())
+            self._closed = True
 
     def _share(self) -> float:
         return min(self.completed / self.total, 1.0) if self.total else 0.0
@@ -111,7 +138,7 @@ class LineTracker:
         if self.total:
             parts[0] += f" ({100 * self._share():.0f}%)"
         rate = self.completed / elapsed if elapsed > 0 else 0.0
-        parts.append(f"{rate:.1f}/s" if rate else "")
+        parts.append(_rate(rate))
         parts.append(f"{_duration(elapsed)} elapsed")
         if self.total and rate and self.completed < self.total:
             parts.append(f"~{_duration((self.total - self.completed) / rate)} left")
@@ -127,15 +154,23 @@ class LineProgress:
     clock: Clock = time.monotonic
     every: float = 10.0
     step: float = 0.05
+    gap: float = 2.0
     trackers: list[LineTracker] = field(default_factory=list)
 
     def open(self, description: str, total: int | None) -> LineTracker:
-        tracker = LineTracker(description, total, self.write, self.clock, self.every, self.step)
+        tracker = LineTracker(
+            description, total, self.write, self.clock, self.every, self.step, self.gap
+        )
         self.trackers.append(tracker)
         return tracker
 
     def task(self, description: str, total: int) -> Advance:
         return self.open(description, total).advance
+
+    def tick(self) -> None:
+        """:meth:`LineTracker.tick` every task (call it every second or so)."""
+        for tracker in list(self.trackers):
+            tracker.tick()
 
     def close(self) -> None:
         """Write every task's final line (those whose last line did not show it)."""

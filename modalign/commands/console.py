@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.progress import Progress, TaskID
 
+TICK_SECONDS = 1.0
 QUIET_ENV = {"HF_HUB_DISABLE_PROGRESS_BARS": "1", "TQDM_DISABLE": "1"}
 # chatty below WARNING even when modalign itself logs at DEBUG
 NOISY_LOGGERS = ("matplotlib", "PIL", "alembic", "httpx", "httpcore", "urllib3", "filelock",
@@ -102,10 +104,11 @@ def _bars(console: Console) -> Progress:
 
 @contextmanager
 def progress_display(
-    console: Console, clock: Clock = time.monotonic
+    console: Console, clock: Clock = time.monotonic, tick: float = TICK_SECONDS
 ) -> Iterator[ProgressDisplay]:
     """Rich bars when ``console`` is a terminal, else a plain progress line every 10 s (of
-    ``clock``) or 5 %, and each task's final line when the block ends."""
+    ``clock``; also while a task waits, looked at every ``tick`` seconds) or 5 %, and each
+    task's final line when the block ends."""
     if console.is_terminal:
         with _bars(console) as bars:
             yield RichDisplay(bars)
@@ -113,7 +116,20 @@ def progress_display(
     lines = LineProgress(
         lambda text: console.print(text, markup=False, highlight=False, soft_wrap=True), clock
     )
+    stop = threading.Event()
+    ticker = threading.Thread(
+        target=_tick, args=(lines, stop, tick), name="progress-lines", daemon=True
+    )
+    ticker.start()
     try:
         yield lines
     finally:
+        stop.set()
+        ticker.join()
         lines.close()
+
+
+def _tick(lines: LineProgress, stop: threading.Event, seconds: float) -> None:
+    """Let stalled tasks write their line while the command waits on something else."""
+    while not stop.wait(seconds):
+        lines.tick()

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from modalign.encoders.memory import MemorySpec
     from modalign.encoders.run import ModelEvaluation
     from modalign.encoders.train import EpochRecord, TrainConfig
-    from modalign.progress import Tracker
+    from modalign.progress import ProgressDisplay, Tracker
 
 models_app = typer.Typer(help="Model versions: list, activate.", no_args_is_help=True)
 
@@ -31,15 +31,18 @@ WORST_QUERIES = 20  # shown on the evaluation page
 
 
 class EpochProgress:
-    """``on_epoch`` of a training run: one tracker over every head's epochs (an ensemble's heads
-    counted on from each other), its note the last epoch's loss and validation R@10."""
+    """``on_epoch`` of a training run: one task over every head's epochs (an ensemble's heads
+    counted on from each other), opened at the first epoch (after the features), its note the
+    last epoch's loss and validation R@10."""
 
-    def __init__(self, tracker: Tracker, epochs: int, members: int) -> None:
-        self.tracker, self.epochs, self.members = tracker, epochs, members
+    def __init__(self, display: ProgressDisplay, epochs: int, members: int) -> None:
+        self.display, self.epochs, self.members = display, epochs, members
+        self.tracker: Tracker | None = None
         self.member, self.last = 0, 0
-        tracker.update(0, epochs * members)
 
     def __call__(self, record: EpochRecord) -> None:
+        if self.tracker is None:
+            self.tracker = self.display.open("training epochs", self.epochs * self.members)
         if record.epoch <= self.last:
             self.member += 1
         self.last = record.epoch
@@ -103,7 +106,7 @@ def _run_training(
 
     console = stderr_console()
     with progress_display(console) as display:
-        epochs = EpochProgress(display.open("training", None), config.epochs, config.spec.members)
+        epochs = EpochProgress(display, config.epochs, config.spec.members)
         outcome = train_model(
             settings, manifest, config, version, views, sink=display, on_epoch=epochs,
             memory_spec=memory,

@@ -39,13 +39,16 @@ def test_a_console_that_is_not_a_terminal_gets_plain_lines() -> None:
     out = io.StringIO()
     console = Console(file=out, width=80)
     assert not console.is_terminal
-    with progress_display(console, clock=lambda: 0.0) as display:
+    clock = iter(range(0, 1000, 3))  # each reading 3 s after the one before
+    with progress_display(console, clock=lambda: next(clock), tick=3600) as display:
         advance = display.task("image features", 40)
-        for _ in range(40):
-            advance(1)
+        for _ in range(4):
+            advance(10)
         display.open("job 1", None).update(7, 7, "3.5 items/s, 0 failed")
-    lines = out.getvalue().splitlines()
-    assert len(lines) == 20 + 1  # every 5 % of the first task; the second's one update
-    assert lines[0].startswith("image features: 2/40 (5%)")
-    assert lines[19].startswith("image features: 40/40 (100%)")
-    assert lines[-1] == "job 1: 7/7 (100%), 0s elapsed; 3.5 items/s, 0 failed"
+    assert out.getvalue().splitlines() == [
+        "image features: 10/40 (25%), 3.3/s, 3s elapsed, ~9s left",
+        "image features: 20/40 (50%), 3.3/s, 6s elapsed, ~6s left",
+        "image features: 30/40 (75%), 3.3/s, 9s elapsed, ~3s left",
+        "image features: 40/40 (100%), 3.3/s, 12s elapsed",
+        "job 1: 7/7 (100%), 2.3/s, 3s elapsed; 3.5 items/s, 0 failed",
+    ]
