@@ -63,9 +63,11 @@ def _manifest(settings: Settings, manifest: Path | None) -> Path:
 
 
 def _metrics_table(results: list[EvalResult], console: Console) -> None:
+    from rich import box
     from rich.table import Table
 
-    table = Table("model", "split", "direction", "R@1", "R@5", "R@10", "median", "mean")
+    table = Table("model", "split", "direction", "R@1", "R@5", "R@10", "median", "mean",
+                  box=box.SIMPLE_HEAD, show_edge=False)
     for result in results:
         metrics = result.metrics()
         for direction in ("text_to_image", "image_to_text"):
@@ -117,7 +119,8 @@ def _run_training(
     console.print(
         f"model {outcome.card.name} written to {outcome.directory} ({timings}); "
         f"best epoch {outcome.result.best_epoch}; "
-        + ("activated" if activated else "activate it with `modalign models activate`")
+        + ("activated" if activated else "activate it with `modalign models activate`"),
+        soft_wrap=True,
     )
 
 
@@ -140,7 +143,8 @@ def _run_baseline(settings: Settings, manifest: Path, seconds: float, seed: int)
                "metrics": {s: r.metrics() for s, r in outcome.evals.items()}}
     (directory / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     _metrics_table(list(outcome.evals.values()), console)
-    console.print(f"baseline: {outcome.epochs} epochs in {outcome.seconds:.0f} s -> {directory}")
+    console.print(f"baseline: {outcome.epochs} epochs in {outcome.seconds:.0f} s -> {directory}",
+                  soft_wrap=True)
 
 
 def train(
@@ -263,7 +267,7 @@ def evaluate(
         typer.echo(json.dumps(evaluation.result.metrics()))
         return
     _metrics_table(results, console)
-    console.print(f"report: {report}\npage: {page}")
+    console.print(f"report: {report}\npage: {page}", soft_wrap=True)
 
 
 def _version_dict(info: Any) -> dict[str, Any]:
