@@ -24,14 +24,15 @@ if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
 
 TICK_SECONDS = 1.0
-QUIET_ENV = {"HF_HUB_DISABLE_PROGRESS_BARS": "1", "TQDM_DISABLE": "1"}
+QUIET_ENV = (("HF_HUB_DISABLE_PROGRESS_BARS", "1"), ("TQDM_DISABLE", "1"))
 # chatty below WARNING even when modalign itself logs at DEBUG
 NOISY_LOGGERS = ("matplotlib", "PIL", "alembic", "httpx", "httpcore", "urllib3", "filelock",
                  "sentence_transformers", "transformers", "huggingface_hub", "onnxruntime")
 
 
 def configure_logging(verbose: bool) -> None:
-    """WARNING by default; with ``verbose`` modalign at DEBUG and everything else at INFO."""
+    """WARNING by default; with ``verbose`` modalign at DEBUG and other libraries at INFO (the
+    chatty ones stay at WARNING)."""
     level = logging.INFO if verbose else logging.WARNING
     logging.basicConfig(
         level=level,
@@ -47,7 +48,7 @@ def configure_logging(verbose: bool) -> None:
 def quiet_third_parties() -> None:
     """No third-party progress bars in this process and its children (unless the user set the
     variables otherwise)."""
-    for name, value in QUIET_ENV.items():
+    for name, value in QUIET_ENV:
         os.environ.setdefault(name, value)
 
 
