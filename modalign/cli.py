@@ -7,13 +7,13 @@ Heavy libraries (torch, qdrant) are imported inside the commands that need them,
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from modalign.commands import assets, backup, data, db, fail, ingest, search, serve, train
+from modalign.commands.console import configure_logging, quiet_third_parties
 from modalign.config import PathsSettings, load_settings
 from modalign.errors import ConfigError
 
@@ -31,16 +31,14 @@ def root(
     data_dir: Annotated[
         Path | None, typer.Option(help="Data directory (overrides MODALIGN_PATHS__DATA_DIR).")
     ] = None,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log at DEBUG level.")] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Log at DEBUG level (default: warnings up).")
+    ] = False,
 ) -> None:
-    """Read settings once; every command gets them from the context."""
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    if not verbose:
-        for noisy in ("alembic", "httpx", "sentence_transformers"):
-            logging.getLogger(noisy).setLevel(logging.WARNING)
+    """Read settings once; every command gets them from the context. Library logs show from
+    WARNING up (DEBUG with --verbose); third-party progress bars are off."""
+    configure_logging(verbose)
+    quiet_third_parties()
     try:
         settings = load_settings()
     except ConfigError as exc:

@@ -5,7 +5,7 @@ set -euo pipefail
 export HF_HUB_OFFLINE=1
 M=".venv/bin/modalign"
 DATA="${MODALIGN_PATHS__DATA_DIR:-data}"
-say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+say() { if [ -t 1 ]; then printf '\033[1m== %s\033[0m\n' "$*"; else printf '== %s\n' "$*"; fi; }
 
 say "1/6 demo data (Noto emoji + openclipart, from Debian packages)"
 $M data build-demo
@@ -42,9 +42,9 @@ for line in open('$DATA/demo/manifest.jsonl'):
         print('$DATA/demo/' + item['path']); break
 ")"
 echo "-- image -> text: $QUERY_IMAGE"
-$M search --image "$QUERY_IMAGE" --captions --limit 5
+$M search --image "$QUERY_IMAGE" --captions --limit 3
 echo "-- filtered text -> image: 'a happy animal', only emoji"
-$M search "a happy animal" --filter source=emoji --limit 5
+$M search "a happy animal" --filter source=emoji --limit 3
 
 say "done"
-echo "Open the ops dashboard: make serve, then http://127.0.0.1:8000/"
+echo "Open the ops dashboard: make serve, then http://127.0.0.1:8000/; a hit's image: add --open N"

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from modalign.commands import fail, settings_of
+from modalign.commands.console import progress_display, stderr_console
 from modalign.errors import ModalignError
 
 if TYPE_CHECKING:
@@ -19,9 +20,10 @@ data_app = typer.Typer(
 
 
 def _split_table(summary: BuildSummary) -> object:
+    from rich import box
     from rich.table import Table
 
-    table = Table(title=f"Demo set: {summary.manifest}")
+    table = Table(title=f"Demo set: {summary.manifest}", box=box.SIMPLE_HEAD, show_edge=False)
     for column in ("source", "train", "val", "test", "kept", "w/o skin-tone variants", "skipped"):
         table.add_column(column, justify="left" if column == "source" else "right")
     for name, source in sorted(summary.sources.items()):
@@ -33,31 +35,31 @@ def _split_table(summary: BuildSummary) -> object:
     return table
 
 
-def _skip_table(summary: BuildSummary) -> object:
-    from rich.table import Table
-
-    table = Table(title="Skipped, by reason")
-    for column in ("source", "reason", "items"):
-        table.add_column(column, justify="right" if column == "items" else "left")
+def _skip_lines(summary: BuildSummary) -> list[str]:
+    """One line per source: its skipped items by reason."""
+    lines = []
     for name, source in sorted(summary.sources.items()):
-        for reason, count in source.skipped.items():
-            table.add_row(name, reason, str(count))
-    return table
+        if source.skipped:
+            reasons = ", ".join(f"{reason} {count}" for reason, count in source.skipped.items())
+            lines.append(f"skipped in {name}: {reasons}")
+    return lines
 
 
 def print_summary(summary: BuildSummary) -> None:
-    """Per-source, per-split counts and the skipped items by reason, as Rich tables."""
+    """Per-source, per-split counts as a Rich table, then the skipped items by reason."""
     from rich.console import Console
 
     console = Console()
     console.print(_split_table(summary))
-    console.print(_skip_table(summary))
     train_only = sum(s.shared_caption_train_only for s in summary.sources.values())
-    console.print(
+    lines = [
+        *_skip_lines(summary),
         f"{summary.rendered} images rendered, {summary.reused} reused, "
         f"{train_only} kept in train because their name caption is shared; "
-        f"{summary.seconds:.1f} s"
-    )
+        f"{summary.seconds:.1f} s",
+    ]
+    for line in lines:
+        console.print(line, soft_wrap=True)
 
 
 @data_app.command("build-demo")
@@ -73,7 +75,8 @@ def build_demo(
 
     settings = settings_of(ctx)
     try:
-        summary = build_demo_for(settings, BuildOptions(limit=limit, workers=workers))
+        with progress_display(stderr_console()) as display:
+            summary = build_demo_for(settings, BuildOptions(limit=limit, workers=workers), display)
     except ModalignError as exc:
         raise fail(str(exc)) from exc
     print_summary(summary)

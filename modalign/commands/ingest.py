@@ -10,21 +10,14 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from modalign.commands import fail, settings_of
+from modalign.commands.console import progress_display, stderr_console
 from modalign.errors import ModalignError
 
 if TYPE_CHECKING:
-    from rich.console import Console
-
     from modalign.ingest.progress import JobProgress
     from modalign.ingest.runner import JobRunner
 
 jobs_app = typer.Typer(help="Ingestion jobs: list, show, resume.", no_args_is_help=True)
-
-
-def _console() -> Console:
-    from rich.console import Console
-
-    return Console(stderr=True)
 
 
 def _runner(ctx: typer.Context) -> JobRunner:
@@ -34,38 +27,16 @@ def _runner(ctx: typer.Context) -> JobRunner:
 
 
 def _drive(runner: JobRunner, job_id: int, *, wait: bool, force: bool = False) -> JobProgress:
-    """Run the job here, or send it to the workers (and wait if asked), with a progress bar.
+    """Run the job here, or send it to the workers (and wait if asked), showing its progress.
 
     Either way the job is taken over first: JobLeaseError if another live process holds it
     (unless ``force``)."""
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    columns = (
-        TextColumn(f"job {job_id}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]:.1f} items/s, {task.fields[failed]} failed"),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=_console(), transient=False) as bar:
-        task = bar.add_task("ingest", total=None, rate=0.0, failed=0)
+    with progress_display(stderr_console()) as display:
+        tracker = display.open(f"job {job_id}", None)
 
         def show(progress: JobProgress) -> None:
-            bar.update(
-                task,
-                total=progress.total or None,
-                completed=progress.processed,
-                rate=progress.rate,
-                failed=progress.failed,
-            )
+            note = f"{progress.rate:.1f} items/s, {progress.failed} failed"
+            tracker.update(progress.processed, progress.total or None, note)
 
         if not runner.uses_celery:
             runner.run_here(job_id, on_batch=lambda _: show(runner.progress(job_id)), force=force)

@@ -59,7 +59,11 @@ def search(
     threshold: Annotated[float | None, typer.Option(help="Minimum cosine score.")] = None,
     ef: Annotated[int | None, typer.Option(min=1, help="HNSW beam width for this query.")] = None,
     exact: Annotated[bool, typer.Option("--exact", help="Exact search (no HNSW).")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
+    open_hit: Annotated[int | None, typer.Option(
+        "--open", min=1, metavar="N",
+        help="Open the N-th hit's image with the system's opener (else print its file:// link).",
+    )] = None,
 ) -> None:
     """Search images by text (or by --image, or --like an asset); --captions for captions."""
     settings = settings_of(ctx)
@@ -73,7 +77,9 @@ def search(
     if as_json:
         typer.echo(json.dumps([h.to_dict() for h in hits], indent=2, ensure_ascii=False))
     else:
-        print_hits(hits, args)
+        _print(hits, args, settings)
+    if open_hit is not None:
+        _open(hits, open_hit, args.offset, settings)
 
 
 def run_search(settings: Settings, args: SearchArgs) -> list[ImageHit] | list[CaptionHit]:
@@ -137,36 +143,36 @@ def _client(settings: Settings, store: VectorStore, *, needs_encoder: bool) -> S
     return SearchClient(store, encoder=encoder, assets=lookup)
 
 
-def print_hits(hits: Sequence[ImageHit | CaptionHit], args: SearchArgs) -> None:
-    """A Rich table of hits: rank, score, asset, source, size, tags, and uri or caption."""
+def _print(hits: Sequence[ImageHit | CaptionHit], args: SearchArgs, settings: Settings) -> None:
     from rich.console import Console
-    from rich.table import Table
 
-    table = Table(title=f"{len(hits)} {'captions' if args.captions else 'images'}")
-    for column in (
-        "#",
-        "score",
-        "asset",
-        "source",
-        "size",
-        "tags",
-        "caption" if args.captions else "uri",
-    ):
-        table.add_column(column, justify="right" if column in ("#", "score", "asset") else "left")
-    for rank, hit in enumerate(hits, start=args.offset + 1):
-        table.add_row(str(rank), f"{hit.score:.4f}", str(hit.asset_id), *_cells(hit))
-    Console().print(table)
+    from modalign.commands.hits import print_hits
+
+    title = f"{len(hits)} {'captions' if args.captions else 'images'}"
+    print_hits(Console(), hits, args.offset + 1, settings.paths, title)
 
 
-def _cells(hit: ImageHit | CaptionHit) -> list[str]:
-    p, a = hit.payload, hit.asset
-    size = f"{p.get('width', '?')}x{p.get('height', '?')}"
-    tags = ", ".join(p.get("tags", []))
-    if hasattr(hit, "text"):
-        last = str(getattr(hit, "text", ""))
+def _open(
+    hits: Sequence[ImageHit | CaptionHit], number: int, offset: int, settings: Settings
+) -> None:
+    """Open the image of the hit numbered ``number`` (as shown: ``offset`` + 1 is the first) or
+    print its link."""
+    import os
+    import sys
+
+    from modalign.commands.hits import file_link
+    from modalign.commands.opener import open_link
+
+    if not offset < number <= offset + len(hits):
+        shown = f"{offset + 1}..{offset + len(hits)}" if hits else "none"
+        raise fail(f"--open: no hit numbered {number} (shown: {shown})")
+    link = file_link(hits[number - offset - 1].asset, settings.paths)
+    if link is None:
+        raise fail(f"--open: hit {number} is not in the catalog")
+    if open_link(link, sys.platform, os.environ):
+        typer.echo(f"opened {link}", err=True)
     else:
-        last = a.uri if a else "(not in catalog)"
-    return [str(p.get("source", "")), size, tags, last]
+        typer.echo(f"no opener on this machine; the file is {link}", err=True)
 
 
 def register(app: typer.Typer) -> None:

@@ -10,56 +10,48 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from modalign.commands import fail, settings_of
+from modalign.commands.console import progress_display, stderr_console
 from modalign.config import Settings
 from modalign.encoders import defaults
 from modalign.errors import ModalignError
 
 if TYPE_CHECKING:
     from rich.console import Console
-    from rich.progress import Progress
 
     from modalign.encoders.evaluate import EvalResult
     from modalign.encoders.memory import MemorySpec
-    from modalign.encoders.progress import Advance
-    from modalign.encoders.train import TrainConfig
+    from modalign.encoders.run import ModelEvaluation
+    from modalign.encoders.train import EpochRecord, TrainConfig
+    from modalign.progress import ProgressDisplay, Tracker
 
 models_app = typer.Typer(help="Model versions: list, activate.", no_args_is_help=True)
 
 BASELINE_DIR = "baseline-toy"
 VIEWS = ("plain", "flip", "zoom")
+WORST_QUERIES = 20  # shown on the evaluation page
 
 
-class RichSink:
-    """Progress bars on stderr for the encoders' library code."""
+class EpochProgress:
+    """``on_epoch`` of a training run: one task over every head's epochs (an ensemble's heads
+    counted on from each other), opened at the first epoch (after the features), its note the
+    last epoch's loss and validation R@10."""
 
-    def __init__(self, progress: Progress) -> None:
-        self.progress = progress
+    def __init__(self, display: ProgressDisplay, epochs: int, members: int) -> None:
+        self.display, self.epochs, self.members = display, epochs, members
+        self.tracker: Tracker | None = None
+        self.member, self.last = 0, 0
 
-    def task(self, description: str, total: int) -> Advance:
-        task_id = self.progress.add_task(description, total=total)
-        return lambda n: self.progress.advance(task_id, n)
-
-
-def _console() -> Console:
-    from rich.console import Console
-
-    return Console(stderr=True)
-
-
-def _progress(console: Console) -> Progress:
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    return Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TimeElapsedColumn(), TimeRemainingColumn(), console=console,
-    )
+    def __call__(self, record: EpochRecord) -> None:
+        if self.tracker is None:
+            self.tracker = self.display.open("training epochs", self.epochs * self.members)
+        if record.epoch <= self.last:
+            self.member += 1
+        self.last = record.epoch
+        note = (f"loss {record.loss:.3f}, val R@10 t2i {record.val_t2i_r10:.1f} "
+                f"i2t {record.val_i2t_r10:.1f}")
+        if self.members > 1:
+            note = f"head {self.member + 1}/{self.members}, {note}"
+        self.tracker.update(self.member * self.epochs + record.epoch, None, note)
 
 
 def _manifest(settings: Settings, manifest: Path | None) -> Path:
@@ -72,9 +64,11 @@ def _manifest(settings: Settings, manifest: Path | None) -> Path:
 
 
 def _metrics_table(results: list[EvalResult], console: Console) -> None:
+    from rich import box
     from rich.table import Table
 
-    table = Table("model", "split", "direction", "R@1", "R@5", "R@10", "median", "mean")
+    table = Table("model", "split", "direction", "R@1", "R@5", "R@10", "median", "mean",
+                  box=box.SIMPLE_HEAD, show_edge=False)
     for result in results:
         metrics = result.metrics()
         for direction in ("text_to_image", "image_to_text"):
@@ -112,19 +106,12 @@ def _run_training(
 ) -> None:
     from modalign.encoders.registry import register_checkpoint
     from modalign.encoders.run import train_model
-    from modalign.encoders.train import EpochRecord
 
-    console = _console()
-    with _progress(console) as progress:
-        epoch_task = progress.add_task("training epochs", total=config.epochs)
-
-        def on_epoch(record: EpochRecord) -> None:
-            progress.update(epoch_task, completed=record.epoch, description=(
-                f"epoch {record.epoch} loss {record.loss:.3f} val R@10 "
-                f"t2i {record.val_t2i_r10:.1f} i2t {record.val_i2t_r10:.1f}"))
-
+    console = stderr_console()
+    with progress_display(console) as display:
+        epochs = EpochProgress(display, config.epochs, config.spec.members)
         outcome = train_model(
-            settings, manifest, config, version, views, sink=RichSink(progress), on_epoch=on_epoch,
+            settings, manifest, config, version, views, sink=display, on_epoch=epochs,
             memory_spec=memory,
         )
     activated = register_checkpoint(settings, outcome.directory, outcome.card)
@@ -133,7 +120,8 @@ def _run_training(
     console.print(
         f"model {outcome.card.name} written to {outcome.directory} ({timings}); "
         f"best epoch {outcome.result.best_epoch}; "
-        + ("activated" if activated else "activate it with `modalign models activate`")
+        + ("activated" if activated else "activate it with `modalign models activate`"),
+        soft_wrap=True,
     )
 
 
@@ -141,9 +129,14 @@ def _run_baseline(settings: Settings, manifest: Path, seconds: float, seed: int)
     from modalign.encoders.baseline import train_baseline
     from modalign.encoders.run import ranks_file, save_ranks, split_samples
 
-    console = _console()
-    with console.status(f"training the toy baseline for ~{seconds:.0f} s"):
-        outcome = train_baseline(split_samples(manifest), seconds, seed)
+    console = stderr_console()
+    with progress_display(console) as display:
+        tracker = display.open("toy baseline (s)", round(seconds))
+
+        def on_epoch(epochs: int, elapsed: float) -> None:
+            tracker.update(min(round(elapsed), round(seconds)), None, f"{epochs} epochs")
+
+        outcome = train_baseline(split_samples(manifest), seconds, seed, on_epoch=on_epoch)
     directory = settings.paths.models_dir / BASELINE_DIR
     for split, result in outcome.evals.items():
         save_ranks(result, ranks_file(directory, split))
@@ -151,7 +144,8 @@ def _run_baseline(settings: Settings, manifest: Path, seconds: float, seed: int)
                "metrics": {s: r.metrics() for s, r in outcome.evals.items()}}
     (directory / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     _metrics_table(list(outcome.evals.values()), console)
-    console.print(f"baseline: {outcome.epochs} epochs in {outcome.seconds:.0f} s -> {directory}")
+    console.print(f"baseline: {outcome.epochs} epochs in {outcome.seconds:.0f} s -> {directory}",
+                  soft_wrap=True)
 
 
 def train(
@@ -231,8 +225,12 @@ def train(
         raise fail(str(exc)) from exc
 
 
-def _write_reports(settings: Settings, results: list[EvalResult], heads_only: bool) -> Path:
+def _write_reports(
+    settings: Settings, evaluation: ModelEvaluation, results: list[EvalResult], heads_only: bool
+) -> tuple[Path, Path]:
+    """The Markdown report (with its recall plot) and the self-contained HTML page."""
     from modalign.encoders.report import plot_recall, write_report
+    from modalign.encoders.report_page import write_page
 
     out = settings.paths.reports_dir
     backend = settings.encoders.image_backend
@@ -241,7 +239,8 @@ def _write_reports(settings: Settings, results: list[EvalResult], heads_only: bo
     plot = plot_recall(results, out / f"{stem}-recall.png")
     notes = [f"image backend: {settings.encoders.image_backend}",
              "pair memory: " + ("left out (--heads-only)" if heads_only else "the model's, if any")]
-    return write_report(results, out / f"{stem}.md", plot, notes)
+    page = write_page(results, evaluation.samples, evaluation.worst, out / f"{stem}.html", notes)
+    return write_report(results, out / f"{stem}.md", plot, [*notes, f"page: {page.name}"]), page
 
 
 def _with_baseline(settings: Settings, result: EvalResult) -> list[EvalResult]:
@@ -265,18 +264,21 @@ def evaluate(
 
     settings = settings_of(ctx)
     path = _manifest(settings, manifest)
-    console = _console()
+    console = stderr_console()
     try:
-        with _progress(console) as progress:
-            result = evaluate_model(settings, path, split, model, RichSink(progress), heads_only)
-        report = _write_reports(settings, _with_baseline(settings, result), heads_only)
+        with progress_display(console) as display:
+            evaluation = evaluate_model(
+                settings, path, split, model, display, heads_only, WORST_QUERIES
+            )
+        results = _with_baseline(settings, evaluation.result)
+        report, page = _write_reports(settings, evaluation, results, heads_only)
     except ModalignError as exc:
         raise fail(str(exc)) from exc
     if as_json:
-        typer.echo(json.dumps(result.metrics()))
+        typer.echo(json.dumps(evaluation.result.metrics()))
         return
-    _metrics_table(_with_baseline(settings, result), console)
-    console.print(f"report: {report}")
+    _metrics_table(results, console)
+    console.print(f"report: {report}\npage: {page}", soft_wrap=True)
 
 
 def _version_dict(info: Any) -> dict[str, Any]:

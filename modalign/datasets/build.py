@@ -26,6 +26,7 @@ from modalign.datasets.manifest import SPLITS, ManifestItem, Split, write_manife
 from modalign.datasets.openclipart import ImageLimits
 from modalign.datasets.render import Outcome, RenderIndex, Task, render_all
 from modalign.datasets.splits import SplitRatios, split_for
+from modalign.progress import ProgressSink
 
 log = logging.getLogger(__name__)
 
@@ -193,16 +194,20 @@ def _candidates(sources: DemoSources, options: BuildOptions, skips: Skips) -> li
 
 
 def build_demo(
-    out_dir: Path, sources: DemoSources | None = None, options: BuildOptions | None = None
+    out_dir: Path, sources: DemoSources | None = None, options: BuildOptions | None = None,
+    sink: ProgressSink | None = None,
 ) -> BuildSummary:
-    """Build (or refresh) the demo dataset in ``out_dir`` and return its summary."""
+    """Build (or refresh) the demo dataset in ``out_dir`` and return its summary (``sink``
+    shows the rendering)."""
     sources, options = sources or DemoSources(), options or BuildOptions()
     started = time.perf_counter()
     out_dir.mkdir(parents=True, exist_ok=True)
     skips = Skips()
     candidates = _candidates(sources, options, skips)
     index = RenderIndex.load(out_dir, out_dir / INDEX_NAME)
-    outcomes, rendered = render_all(index, _tasks(out_dir, candidates), options.workers)
+    outcomes, rendered = render_all(
+        index, _tasks(out_dir, candidates), options.workers, sink
+    )
     items, summaries = assign_items(_unique_images(candidates, outcomes, skips), options)
     write_manifest(out_dir / MANIFEST_NAME, items)
     index.save(out_dir / INDEX_NAME)
@@ -222,6 +227,8 @@ def build_demo(
     return summary
 
 
-def build_demo_for(settings: Settings, options: BuildOptions | None = None) -> BuildSummary:
+def build_demo_for(
+    settings: Settings, options: BuildOptions | None = None, sink: ProgressSink | None = None
+) -> BuildSummary:
     """Build the demo dataset where the settings put it (``settings.paths.demo_dir``)."""
-    return build_demo(settings.paths.demo_dir, DemoSources(), options)
+    return build_demo(settings.paths.demo_dir, DemoSources(), options, sink)

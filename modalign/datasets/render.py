@@ -13,7 +13,7 @@ import json
 import logging
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from multiprocessing import get_context
@@ -22,6 +22,7 @@ from pathlib import Path
 from modalign.datasets.emoji import GlyphStyle, png_bytes, render_glyph
 from modalign.datasets.openclipart import ImageLimits, prepare_png
 from modalign.errors import InvalidInputError
+from modalign.progress import Advance, ProgressSink
 
 log = logging.getLogger(__name__)
 
@@ -99,13 +100,23 @@ def run_task(task: Task) -> Outcome:
     return Outcome(task.fingerprint, sha256=digest, width=width, height=height)
 
 
-def run_tasks(tasks: Sequence[Task], workers: int) -> list[Outcome]:
-    """Run tasks in order, in a process pool when workers > 1 and there is enough work."""
+def run_tasks(tasks: Sequence[Task], workers: int, advance: Advance | None = None) -> list[Outcome]:
+    """Run tasks in order, in a process pool when workers > 1 and there is enough work;
+    ``advance(1)`` after each."""
     if workers <= 1 or len(tasks) < 64:
-        return [run_task(task) for task in tasks]
+        return _counted(map(run_task, tasks), advance)
     chunk = max(8, len(tasks) // (workers * 16))
     with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-        return list(pool.map(run_task, tasks, chunksize=chunk))
+        return _counted(pool.map(run_task, tasks, chunksize=chunk), advance)
+
+
+def _counted(outcomes: Iterable[Outcome], advance: Advance | None) -> list[Outcome]:
+    done = []
+    for outcome in outcomes:
+        done.append(outcome)
+        if advance is not None:
+            advance(1)
+    return done
 
 
 class RenderIndex:
@@ -139,18 +150,19 @@ class RenderIndex:
 
 
 def render_all(
-    index: RenderIndex, tasks: dict[str, Task], workers: int
+    index: RenderIndex, tasks: dict[str, Task], workers: int, sink: ProgressSink | None = None
 ) -> tuple[dict[str, Outcome], int]:
     """Outcomes for every task (by output rel path), reusing what the index still vouches for;
-    returns them with the number actually rendered."""
+    returns them with the number actually rendered (a ``sink`` task counts them)."""
     outcomes: dict[str, Outcome] = {}
     for rel, task in tasks.items():
         hit = index.reusable(rel, task.fingerprint)
         if hit is not None:
             outcomes[rel] = hit
     todo = [rel for rel in tasks if rel not in outcomes]
-    log.info("rendering %d images (%d reused) with %d workers", len(todo), len(outcomes), workers)
-    fresh = run_tasks([tasks[rel] for rel in todo], workers)
+    log.debug("rendering %d images (%d reused) with %d workers", len(todo), len(outcomes), workers)
+    advance = sink.task("rendering demo images", len(todo)) if sink and todo else None
+    fresh = run_tasks([tasks[rel] for rel in todo], workers, advance)
     outcomes.update(zip(todo, fresh, strict=True))
     index.entries = dict(outcomes)
     return outcomes, len(todo)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -153,9 +153,10 @@ def _score(result: EvalResult) -> float:
 
 def train_baseline(
     splits: dict[str, list[Sample]], seconds: float, seed: int = 0, batch: int = 128,
-    max_epochs: int = 200,
+    max_epochs: int = 200, on_epoch: Callable[[int, float], None] | None = None,
 ) -> BaselineOutcome:
-    """Train the toy model for about ``seconds`` of wall time; keep the best epoch on val."""
+    """Train the toy model for about ``seconds`` of wall time; keep the best epoch on val.
+    ``on_epoch(epochs, elapsed seconds)`` after each epoch."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     vocab = Vocabulary.build([c for s in splits["train"] for c in s.captions])
@@ -169,6 +170,8 @@ def train_baseline(
         score = _score(evaluate_toy(model, data["val"], "val"))
         if score > best:
             best, best_state = score, {k: v.clone() for k, v in model.state_dict().items()}
+        if on_epoch is not None:
+            on_epoch(epochs, time.perf_counter() - started)
     model.load_state_dict(best_state)
     evals = {name: evaluate_toy(model, d, name) for name, d in data.items() if name != "train"}
     return BaselineOutcome(evals, epochs, time.perf_counter() - started)

@@ -57,16 +57,41 @@ def evaluate_embeddings(
     )
 
 
-def evaluate_encoder(encoder: DualEncoder, split: str, features: SplitFeatures) -> EvalResult:
-    """Evaluate ``encoder`` on a split's tower features (the plain view of each image)."""
-    return evaluate_embeddings(
-        encoder.version,
-        split,
-        encoder.encode_image_features(features.images[:, 0]),
-        encoder.encode_text_features(features.captions),
-        features.caption_owner,
-        features.first_caption,
+@dataclass(frozen=True)
+class HardQuery:
+    """A text->image query that ranked its image low: the query is image ``image``'s first
+    caption, ``rank`` its image's rank, ``top`` the images retrieved first (split indices)."""
+
+    image: int
+    rank: int
+    top: tuple[int, ...]
+
+
+def worst_text_queries(
+    image_emb: np.ndarray, query_emb: np.ndarray, ranks: np.ndarray, count: int = 20, top: int = 5
+) -> list[HardQuery]:
+    """The ``count`` text->image queries whose image ranked lowest (worst first; ties in split
+    order), each with its ``top`` best-scoring images."""
+    worst = np.argsort(-ranks, kind="stable")[:count]
+    scores = query_emb[worst] @ image_emb.T
+    best = np.argsort(-scores, axis=1, kind="stable")[:, :top]
+    return [HardQuery(int(i), int(ranks[i]), tuple(int(j) for j in row))
+            for i, row in zip(worst, best, strict=True)]
+
+
+def evaluate_encoder(
+    encoder: DualEncoder, split: str, features: SplitFeatures, worst: int = 0
+) -> tuple[EvalResult, list[HardQuery]]:
+    """Evaluate ``encoder`` on a split's tower features (the plain view of each image), with its
+    ``worst`` text->image queries."""
+    images = encoder.encode_image_features(features.images[:, 0])
+    captions = encoder.encode_text_features(features.captions)
+    result = evaluate_embeddings(
+        encoder.version, split, images, captions, features.caption_owner, features.first_caption
     )
+    queries = captions[features.first_caption]
+    hard = worst_text_queries(images, queries, result.t2i_ranks, worst) if worst else []
+    return result, hard
 
 
 def summary_row(result: EvalResult) -> Sequence[float]:

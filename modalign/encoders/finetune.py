@@ -22,9 +22,9 @@ from modalign.encoders.extract import SplitFeatures
 from modalign.encoders.image_net import BottomFeatures, PooledFeatures, TopFeatures, split_network
 from modalign.encoders.onnx_tower import export_onnx, run_session, session
 from modalign.encoders.pipeline import FeatureSource
-from modalign.encoders.progress import ProgressSink
 from modalign.encoders.tower_registry import crop_suffix
 from modalign.encoders.towers import build_image_network, image_tower_id
+from modalign.progress import ProgressSink
 
 
 def bottom_cache_id(image_size: int, split: int) -> str:

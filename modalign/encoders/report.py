@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -44,6 +45,13 @@ def plot_training(history: Sequence[EpochRecord], path: Path, title: str = "") -
 
 def plot_recall(results: Sequence[EvalResult], path: Path) -> Path:
     """Recall@K (K = 1..50) of each result in both directions, as a PNG."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(recall_png(results))
+    return path
+
+
+def recall_png(results: Sequence[EvalResult]) -> bytes:
+    """The bytes of :func:`plot_recall`'s PNG."""
     plt = _pyplot()
     ks = list(range(1, MAX_K + 1))
     fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
@@ -55,10 +63,10 @@ def plot_recall(results: Sequence[EvalResult], path: Path) -> Path:
         axis.grid(alpha=0.3)
         axis.legend()
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100)
     plt.close(fig)
-    return path
+    return buffer.getvalue()
 
 
 def _table(results: Sequence[EvalResult]) -> list[str]:

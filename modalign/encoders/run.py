@@ -24,12 +24,11 @@ from modalign.encoders import defaults
 from modalign.encoders.checkpoint import CARD_FILE, ModelCard, logit_temperature, save_checkpoint
 from modalign.encoders.data import Sample, data_hash, samples_from_manifest
 from modalign.encoders.ensemble import HeadEnsemble, Heads
-from modalign.encoders.evaluate import EvalResult, evaluate_embeddings
+from modalign.encoders.evaluate import EvalResult, HardQuery, evaluate_embeddings
 from modalign.encoders.extract import SplitFeatures
 from modalign.encoders.heads import AlignmentHeads
 from modalign.encoders.memory import MemorySpec, PairMemory
 from modalign.encoders.pipeline import FeatureSource
-from modalign.encoders.progress import ProgressSink
 from modalign.encoders.report import plot_training
 from modalign.encoders.tower_registry import image_cache_id, text_cache_id
 from modalign.encoders.towers import IMAGE_FEATURE_DIM
@@ -48,6 +47,7 @@ from modalign.encoders.tuned import (
     weights_digest,
 )
 from modalign.errors import InvalidInputError
+from modalign.progress import ProgressSink
 
 if TYPE_CHECKING:
     from torch import nn
@@ -321,6 +321,16 @@ def default_manifest(settings: Settings) -> Path:
     return settings.paths.demo_dir / "manifest.jsonl"
 
 
+@dataclass
+class ModelEvaluation:
+    """An evaluation with what a report shows beside the figures: the split's samples (in the
+    order of the ranks) and its worst text->image queries."""
+
+    result: EvalResult
+    samples: list[Sample]
+    worst: list[HardQuery]
+
+
 def evaluate_model(
     settings: Settings,
     manifest: Path,
@@ -328,9 +338,10 @@ def evaluate_model(
     version: str | None = None,
     sink: ProgressSink | None = None,
     heads_only: bool = False,
-) -> EvalResult:
+    worst: int = 0,
+) -> ModelEvaluation:
     """Exact-rank evaluation of a model version on one split of ``manifest`` (``heads_only``:
-    without its pair memory)."""
+    without its pair memory), with its ``worst`` text->image queries."""
     from modalign.encoders.evaluate import evaluate_encoder
     from modalign.encoders.load import load_model, with_crop
 
@@ -340,4 +351,5 @@ def evaluate_model(
         raise InvalidInputError(f"{manifest}: no images in split {split!r}")
     prepared = with_crop(settings, encoder.crop_to_content)
     features = FeatureSource(prepared, sink, tuned=tuned).features(samples)
-    return evaluate_encoder(encoder, split, features)
+    result, hard = evaluate_encoder(encoder, split, features, worst)
+    return ModelEvaluation(result, samples, hard)

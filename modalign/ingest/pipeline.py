@@ -115,7 +115,7 @@ def write_stage(res: IngestResources, staged: StagedBatch) -> BatchResult:
         )
     if outcome.finished_job:
         _on_finish(res, target, timer)
-    log.info(
+    log.debug(
         "job %d batch %d: %d items, %d done, %d failed, %d skipped, %d new points; %s",
         staged.job_id,
         staged.batch_no,

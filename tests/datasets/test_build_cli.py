@@ -26,5 +26,8 @@ def test_build_demo_command_writes_the_set_and_prints_the_summary(tmp_path: Path
     summary = json.loads((demo / "summary.json").read_text(encoding="utf-8"))
     assert len(items) == summary["total"] > 0
     assert {item.source for item in items} == {"emoji", "openclipart"}
-    for word in ("emoji", "openclipart", "train", "test", "Skipped, by reason"):
+    for word in ("emoji", "openclipart", "train", "test", "images rendered"):
         assert word in result.output
+    for name, source in summary["sources"].items():
+        for reason, count in source["skipped"].items():
+            assert f"{reason} {count}" in result.output.split(f"skipped in {name}: ")[1]

@@ -49,6 +49,7 @@ def test_train_evaluate_and_switch_versions(
         assert out[direction] == card["metrics"]["test"][direction]
     assert (data_dir / "reports" / "eval-v1-test.md").exists()
     assert (data_dir / "reports" / "eval-v1-test-recall.png").exists()
+    assert "model <code>v1</code>" in (data_dir / "reports" / "eval-v1-test.html").read_text()
     plain = json.loads(run(data_dir, "evaluate", "--manifest", manifest, "--json", "--heads-only"))
     for direction in ("text_to_image", "image_to_text"):
         assert plain[direction] == card["training"]["heads_only_metrics"]["test"][direction]

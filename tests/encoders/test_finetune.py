@@ -122,7 +122,7 @@ def test_fast_path_serves_the_tuned_tower(
         pretrained = frozen(torch.from_numpy(pixels)).numpy()
     assert not np.allclose(pretrained, eager_features, atol=1e-4)
 
-    result = evaluate_model(settings, emoji_dir / "manifest.jsonl", "test", "ft")
+    result = evaluate_model(settings, emoji_dir / "manifest.jsonl", "test", "ft").result
     assert result.metrics()["text_to_image"] == tuned_run.card.metrics["test"]["text_to_image"]
     assert result.images == len([s for s in emoji_samples if s.split == "test"])
 
