@@ -14,8 +14,12 @@ Measured in this run:
 - faiss ``IndexHNSWFlat`` with the same m / ef_construct / ef as a reference;
 - build times (upserts, optimize) and peak RSS after each phase.
 
+``--quantization int8`` (or ``binary``) compares a plain store with a quantized one built from the
+same data instead (recall@10 with rescoring, query time over the plain store's, memory of the
+vectors; see ``bench/search_quantized.py``).
+
 Prints a table, then, as its last line, one JSON object with every figure.
-Run: ``nice .venv/bin/python bench/search.py [--points 1000000]``.
+Run: ``nice .venv/bin/python bench/search.py [--points 1000000] [--quantization int8]``.
 """
 
 from __future__ import annotations
@@ -273,6 +277,15 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--skip-faiss", action="store_true")
     parser.add_argument("--store-dir", type=Path, default=None, help="default: a temporary dir")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--quantization", choices=["none", "int8", "binary"], default="none",
+        help="int8 / binary: build a plain and a quantized store from the same data and compare"
+        " them (recall, query time, memory of the vectors; bench/search_quantized.py)",
+    )
+    parser.add_argument(
+        "--oversampling", type=lambda v: [float(x) for x in v.split(",")], default=[1.0, 4.0],
+        help="with --quantization: oversampling factors timed besides the default (comma list)",
+    )
     return parser.parse_args()
 
 
@@ -352,6 +365,9 @@ def main() -> None:
         f: timed(f"exact_{f}", lambda f=f: exact_top(data, f == "filtered"), phases)
         for f in FILTERS
     }
+    if args.quantization != "none":
+        quantized_main(args, data, truth, phases)
+        return
     edge = run_edge(args, data, settings, phases)
     n_local = min(args.local_points, args.points)
     local = (
@@ -389,6 +405,27 @@ def main() -> None:
         result[f] = row(edge["runs"][f], truth[f], local.get(f), scale, fai.get(f))
     print_table([(f, result[f]) for f in FILTERS], result)
     print(json.dumps(result))
+
+
+def quantized_main(
+    args: argparse.Namespace,
+    data: Data,
+    truth: dict[str, list[np.ndarray]],
+    phases: dict[str, float],
+) -> None:
+    """The plain store against a quantized one on the same data; a table, then one JSON line."""
+    from search_quantized import print_report, report, run_quantized
+
+    run = run_quantized(args, data, args.quantization, build_edge, source_filter, timed, phases, K)
+    settings = StoreSettings()
+    figures = {
+        "points": args.points, "dim": args.dim, "queries": args.queries, "k": K,
+        "hnsw_m": settings.hnsw_m, "ef_construct": settings.hnsw_ef_construct,
+        "ef": settings.hnsw_ef, **report(run, truth, recall),
+        "peak_rss_mb_total": round(peak_rss_mb()),
+    }
+    print_report(figures)
+    print(json.dumps(figures))
 
 
 def print_table(rows: list[tuple[str, dict[str, Any]]], result: dict[str, Any]) -> None:

@@ -128,6 +128,23 @@ class StoreSettings(Section):
     write_consistency_factor: int | None = Field(
         None, ge=1, description="Replicas that must confirm a write (unset: server default)."
     )
+    quantization: Literal["none", "int8", "binary"] = Field(
+        "none",
+        description="Quantization of a model version's collections, fixed when they are created "
+        "(docs/quantization.md): none; int8 (scalar: a quarter of the vectors' memory); binary "
+        "(1 bit per dimension). Quantized collections keep their original vectors on disk "
+        "(memory-mapped) and rescore the candidates with them.",
+    )
+    quantization_always_ram: bool = Field(
+        True,
+        description="Keep the quantized vectors in RAM (pinned); false leaves them "
+        "memory-mapped, which the OS may evict under memory pressure.",
+    )
+    oversampling: float = Field(
+        2.0, ge=1.0, le=16.0,
+        description="Default per query on quantized collections: limit x this many candidates "
+        "are rescored on the original vectors (1-16; a query may set its own).",
+    )
     min_free_mb: int = Field(
         128, ge=0,
         description="The embedded store refuses writes (a clear disk-full error) while less "

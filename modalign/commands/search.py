@@ -35,6 +35,7 @@ class SearchArgs:
     threshold: float | None
     ef: int | None
     exact: bool
+    oversampling: float | None = None
 
 
 def search(
@@ -59,6 +60,10 @@ def search(
     threshold: Annotated[float | None, typer.Option(help="Minimum cosine score.")] = None,
     ef: Annotated[int | None, typer.Option(min=1, help="HNSW beam width for this query.")] = None,
     exact: Annotated[bool, typer.Option("--exact", help="Exact search (no HNSW).")] = False,
+    oversampling: Annotated[
+        float | None,
+        typer.Option(help="Quantized collections: rescore limit x this many candidates (1-16)."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
     open_hit: Annotated[int | None, typer.Option(
         "--open", min=1, metavar="N",
@@ -68,7 +73,8 @@ def search(
     """Search images by text (or by --image, or --like an asset); --captions for captions."""
     settings = settings_of(ctx)
     args = SearchArgs(
-        query or None, image, like, captions, filters or [], limit, offset, threshold, ef, exact
+        query or None, image, like, captions, filters or [], limit, offset, threshold, ef, exact,
+        oversampling,
     )
     try:
         hits = run_search(settings, args)
@@ -114,6 +120,7 @@ def _query(
             score_threshold=args.threshold,
             ef=args.ef,
             exact=args.exact,
+            oversampling=args.oversampling,
         )
     search_fn = client.search_captions if args.captions else client.search_images
     return search_fn(
@@ -125,6 +132,7 @@ def _query(
         score_threshold=args.threshold,
         ef=args.ef,
         exact=args.exact,
+        oversampling=args.oversampling,
     )
 
 

@@ -12,6 +12,7 @@ import numpy as np
 from modalign.errors import InvalidInputError
 from modalign.search.filters import Filter, check_filter
 from modalign.search.naming import Kind
+from modalign.search.quantization import check_oversampling
 from modalign.search.schema import CaptionPayload, ImagePayload, Payload, fields_of
 from modalign.search.store import PointIn, QueryParams
 
@@ -85,6 +86,7 @@ def query_params(params: QueryParams) -> QueryParams:
         raise InvalidInputError(f"offset must be >= 0, got {params.offset}")
     if params.hnsw_ef is not None and params.hnsw_ef < 1:
         raise InvalidInputError(f"ef must be >= 1, got {params.hnsw_ef}")
+    check_oversampling(params.oversampling)
     return params
 
 

@@ -4,8 +4,10 @@ Vector queries need no encoder. Text and image queries need one (anything with `
 ``encode_images``, e.g. :class:`modalign.encoders.dual.DualEncoder`). A query is searched in one
 model version: the client's ``version`` if given, else the encoder's ``version`` attribute for
 encoded queries (its vectors live in that version's space), else the store's active version.
-Hits are hydrated with catalog metadata through an :class:`~modalign.search.hydrate.AssetLookup`:
-one lookup per call for all hits.
+Every search takes the store's query knobs (:class:`~modalign.search.store.QueryParams`): paging,
+``score_threshold``, ``ef``, ``exact`` and, for quantized collections, ``oversampling`` (rescoring
+on the original vectors is always on here). Hits are hydrated with catalog metadata through an
+:class:`~modalign.search.hydrate.AssetLookup`: one lookup per call for all hits.
 """
 
 from __future__ import annotations
@@ -70,11 +72,12 @@ class SearchClient:
         score_threshold: float | None = None,
         ef: int | None = None,
         exact: bool = False,
+        oversampling: float | None = None,
         hydrate: bool = True,
     ) -> list[ImageHit]:
         """Images nearest to a text, an image or a vector (exactly one of them)."""
         query, version = self._query_vector(text, image, vector)
-        params = QueryParams(limit, offset, score_threshold, ef, exact)
+        params = QueryParams(limit, offset, score_threshold, ef, exact, oversampling)
         hits = self._store.query(Kind.IMAGES, query, filter=filter, params=params, version=version)
         return self._finish([_image_hit(h) for h in hits], hydrate)
 
@@ -90,11 +93,12 @@ class SearchClient:
         score_threshold: float | None = None,
         ef: int | None = None,
         exact: bool = False,
+        oversampling: float | None = None,
         hydrate: bool = True,
     ) -> list[CaptionHit]:
         """Captions nearest to an image, a text or a vector (exactly one of them)."""
         query, version = self._query_vector(text, image, vector)
-        params = QueryParams(limit, offset, score_threshold, ef, exact)
+        params = QueryParams(limit, offset, score_threshold, ef, exact, oversampling)
         hits = self._store.query(
             Kind.CAPTIONS, query, filter=filter, params=params, version=version
         )
@@ -110,13 +114,14 @@ class SearchClient:
         score_threshold: float | None = None,
         ef: int | None = None,
         exact: bool = False,
+        oversampling: float | None = None,
         hydrate: bool = True,
     ) -> list[ImageHit]:
         """Images nearest to an indexed asset's image, the asset itself left out."""
         version = self._store.resolve(self._version)
         vector = self._stored_vector(asset_id, version)
         combined = without(filter, Match(field="asset_id", value=asset_id))
-        params = QueryParams(limit, offset, score_threshold, ef, exact)
+        params = QueryParams(limit, offset, score_threshold, ef, exact, oversampling)
         hits = self._store.query(
             Kind.IMAGES, vector, filter=combined, params=params, version=version
         )

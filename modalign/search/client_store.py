@@ -7,6 +7,12 @@
 - **Durability**: writes use ``wait=True`` and return once the server applied them (WAL).
 - **Indexing** is the server's background optimizer; :meth:`ClientStore.optimize` only waits until
   the collections report ``green``.
+- **Quantization** (``store.quantization``, :mod:`modalign.search.quantization`) is the
+  collection's ``quantization_config`` (quantized vectors in RAM, originals ``on_disk``), fixed at
+  creation and recorded in the collection's metadata (``quantization``), which local mode keeps
+  although it ignores the quantization itself. A collection without that record (created before
+  it) is read from its ``quantization_config``. Queries send ``oversampling`` / ``rescore``; an
+  exact query ignores the quantization.
 - **Local mode** (``QdrantClient(location=":memory:")`` or ``path=``) stands in for a server in
   tests. It is a brute-force pure-Python engine: payload indexes and search params have no effect
   there (and are not sent), and it is not thread-safe, so this class serialises calls to it with a
@@ -40,6 +46,7 @@ from modalign.search.edge_state import VersionSpec
 from modalign.search.filters import Filter
 from modalign.search.naming import Kind, alias_name, check_version, collection_name, version_of
 from modalign.search.pause import WritePause, pausable_write
+from modalign.search.quantization import QUANTILE, check_kind, check_unchanged
 from modalign.search.schema import FieldType, fields_of
 from modalign.search.store import (
     CollectionInfo,
@@ -278,11 +285,7 @@ class ClientStore:
         checks.query_params(params)
         flt = to_client(checks.query_filter(kind, filter))
         name, dim = self._target(kind, version)
-        search = None
-        if not self._local:
-            search = models.SearchParams(
-                hnsw_ef=params.hnsw_ef or self._settings.hnsw_ef, exact=params.exact
-            )
+        search = None if self._local else self._search_params(params)
         response = self._call(
             self._client.query_points,
             name,
@@ -313,6 +316,7 @@ class ClientStore:
             segments=raw.segments_count or 0,
             status="green" if raw.status == models.CollectionStatus.GREEN else "yellow",
             payload_indexes={k: str(v.data_type.value) for k, v in raw.payload_schema.items()},
+            quantization=_quantization_of(raw),
         )
 
     def optimize(self, *, version: str | None = None) -> None:
@@ -369,27 +373,50 @@ class ClientStore:
         if spec is None:
             image = self._call(self._client.get_collection, self._name(version, Kind.IMAGES))
             caption = self._call(self._client.get_collection, self._name(version, Kind.CAPTIONS))
-            spec = VersionSpec(image_dim=_dim_of(image), caption_dim=_dim_of(caption))
+            spec = VersionSpec(_dim_of(image), _dim_of(caption), _quantization_of(image))
             self._specs[version] = spec
         return spec
 
+    def _search_params(self, params: QueryParams) -> models.SearchParams:
+        """A server's search params: beam width, exactness, oversampling and rescoring."""
+        if params.exact:
+            quantization = models.QuantizationSearchParams(ignore=True)
+        else:
+            quantization = models.QuantizationSearchParams(
+                rescore=params.rescore,
+                oversampling=params.oversampling or self._settings.oversampling,
+            )
+        return models.SearchParams(
+            hnsw_ef=params.hnsw_ef or self._settings.hnsw_ef,
+            exact=params.exact,
+            quantization=quantization,
+        )
+
+    def _check_existing(self, name: str, dim: int) -> None:
+        raw = self._call(self._client.get_collection, name)
+        if _dim_of(raw) != dim:
+            raise InvalidInputError(
+                f"collection {name} exists with vector size {_dim_of(raw)}, not {dim}"
+            )
+        check_unchanged(name, _quantization_of(raw), self._settings.quantization)
+
     def _create_collection(self, name: str, kind: Kind, dim: int) -> None:
         if self._call(self._client.collection_exists, name):
-            existing = _dim_of(self._call(self._client.get_collection, name))
-            if existing != dim:
-                raise InvalidInputError(
-                    f"collection {name} exists with vector size {existing}, not {dim}"
-                )
+            self._check_existing(name, dim)
             return
         hnsw = models.HnswConfigDiff(
             m=self._settings.hnsw_m, ef_construct=self._settings.hnsw_ef_construct
         )
-        vectors = models.VectorParams(size=dim, distance=models.Distance.COSINE)
+        quantization = _quantization_config(self._settings)
+        on_disk = True if quantization is not None else None  # originals on disk, for rescoring
+        vectors = models.VectorParams(size=dim, distance=models.Distance.COSINE, on_disk=on_disk)
         self._call(
             self._client.create_collection,
             name,
             vectors_config=vectors,
             hnsw_config=hnsw,
+            quantization_config=quantization,
+            metadata={"quantization": self._settings.quantization},
             **cluster_layout(self._settings),
         )
         if self._local:
@@ -436,6 +463,40 @@ def _dim_of(raw: models.CollectionInfo) -> int:
     if not isinstance(vectors, models.VectorParams):
         raise StoreError("collection does not hold one unnamed dense vector")
     return vectors.size
+
+
+def _quantization_config(
+    settings: StoreSettings,
+) -> models.ScalarQuantization | models.BinaryQuantization | None:
+    """The quantization_config of a new collection (None for none)."""
+    kind = check_kind(settings.quantization)
+    if kind == "int8":
+        scalar = models.ScalarQuantizationConfig(
+            type=models.ScalarType.INT8, quantile=QUANTILE,
+            always_ram=settings.quantization_always_ram,
+        )
+        return models.ScalarQuantization(scalar=scalar)
+    if kind == "binary":
+        binary = models.BinaryQuantizationConfig(
+            always_ram=settings.quantization_always_ram,
+            query_encoding=models.BinaryQuantizationQueryEncoding.SCALAR8BITS,
+        )
+        return models.BinaryQuantization(binary=binary)
+    return None
+
+
+def _quantization_of(raw: models.CollectionInfo) -> str:
+    """The quantization a collection was created with: its metadata's record, else its config
+    (a collection made before the record existed, or by another tool)."""
+    recorded = (raw.config.metadata or {}).get("quantization")
+    if isinstance(recorded, str):
+        return recorded
+    config = raw.config.quantization_config
+    if isinstance(config, models.ScalarQuantization):
+        return "int8"
+    if isinstance(config, models.BinaryQuantization):
+        return "binary"
+    return "none" if config is None else type(config).__name__
 
 
 def _kind_dim(spec: VersionSpec, kind: Kind) -> int:

@@ -1,6 +1,7 @@
 """On-disk state of an edge store: its versions, the active one, and the directory lock.
 
-``state.json`` holds every version's vector sizes and the active version. It is replaced whole with
+``state.json`` holds every version's vector sizes and quantization (a version recorded before
+quantization existed has none) and the active version. It is replaced whole with
 ``os.replace`` after an fsync, so a crash leaves either the old or the new state, never a mix; the
 active version is one value, so the images and captions "aliases" can only move together.
 """
@@ -22,10 +23,11 @@ LOCK_FILE = ".lock"
 
 @dataclass(frozen=True)
 class VersionSpec:
-    """Vector sizes of one model version's collections."""
+    """Vector sizes and quantization of one model version's collections."""
 
     image_dim: int
     caption_dim: int
+    quantization: str = "none"
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,12 @@ qdrant-edge's constraints, and how this backend handles them:
 - **Damage**: a shard that cannot be loaded raises :class:`StoreError` naming the shard and,
   for a damaged write-ahead log (a torn write), the repair. qdrant-edge's Rust panics (pyo3's
   ``PanicException``, a ``BaseException``) become StoreError like its other errors.
+- **Quantization** (``store.quantization``, :mod:`modalign.search.quantization`) is part of a
+  shard's config, fixed at its creation and recorded per version in ``state.json``. A quantized
+  shard keeps its original vectors on disk (``Memory.Cold``: memory-mapped, read for rescoring) and
+  the quantized ones pinned in RAM; the quantized copy is built with the HNSW graph by
+  :meth:`EdgeStore.optimize` (fresh points, in the plain segment, are scored exactly). An exact
+  query ignores the quantization.
 - **Aliases** do not exist in qdrant-edge: the active version is one value in ``state.json``
   (replaced atomically) and in memory; a query resolves it once, so it never mixes two versions.
 - **Snapshots**: qdrant-edge reads snapshots a Qdrant server made (``unpack_snapshot``,
@@ -71,6 +77,7 @@ from modalign.search.edge_state import (
 from modalign.search.filters import Filter
 from modalign.search.naming import Kind, check_version, collection_name
 from modalign.search.pause import WritePause, pausable_write
+from modalign.search.quantization import QUANTILE, check_kind, check_unchanged
 from modalign.search.rwlock import RWLock
 from modalign.search.schema import FieldType, fields_of
 from modalign.search.store import (
@@ -147,9 +154,10 @@ class EdgeStore:
 
     @pausable_write
     def create_version(self, version: str, *, image_dim: int, caption_dim: int) -> None:
-        """Create both collections of ``version`` (no-op if they exist with the same sizes)."""
+        """Create both collections of ``version`` (no-op if they exist with the same sizes and
+        quantization; ConfigError if the settings ask for another quantization)."""
         check_version(version)
-        spec = VersionSpec(image_dim=image_dim, caption_dim=caption_dim)
+        spec = VersionSpec(image_dim, caption_dim, self._settings.quantization)
         with self._gate.write():
             self._check_open()
             known = self._state.versions.get(version)
@@ -158,9 +166,12 @@ class EdgeStore:
                 return
             self._check_space(f"creating the collections of {version}")
             for kind, dim in ((Kind.IMAGES, image_dim), (Kind.CAPTIONS, caption_dim)):
-                self._create_shard(self._name(version, kind), kind, dim)
+                self._create_shard(self._name(version, kind), kind, dim, spec.quantization)
             self._update_state(lambda state: state.with_version(version, spec))
-        log.info("created collections of version %s (dims %d/%d)", version, image_dim, caption_dim)
+        log.info(
+            "created collections of version %s (dims %d/%d, quantization %s)",
+            version, image_dim, caption_dim, spec.quantization,
+        )
 
     @pausable_write
     def drop_version(self, version: str) -> None:
@@ -328,8 +339,8 @@ class EdgeStore:
         flt = to_edge(checks.query_filter(kind, filter))
         self._gate.acquire_read()  # the hot path: no generator-based context manager
         try:
-            shard, dim = self._target(kind, version)
-            request = self._request(checks.vector_list(vector, dim), flt, params)
+            shard, dim, quantized = self._target(kind, version)
+            request = self._request(checks.vector_list(vector, dim), flt, params, quantized)
             found = self._call(shard.query, request)
         finally:
             self._gate.release_read()
@@ -342,6 +353,7 @@ class EdgeStore:
         chosen = self.resolve(version)
         with self._using(kind, chosen) as (shard, dim):
             raw = self._call(shard.info)
+            quantization = self._spec(chosen).quantization
         unindexed_kb = (raw.points_count - raw.indexed_vectors_count) * dim * 4 // 1024
         return CollectionInfo(
             name=self._name(chosen, kind),
@@ -353,6 +365,7 @@ class EdgeStore:
             segments=raw.segments_count,
             status="yellow" if unindexed_kb > self._indexing_threshold_kb else "green",
             payload_indexes={k: _type_name(v.data_type) for k, v in raw.payload_schema.items()},
+            quantization=quantization,
         )
 
     @pausable_write
@@ -399,21 +412,24 @@ class EdgeStore:
     @contextmanager
     def _using(self, kind: Kind, version: str | None) -> Iterator[tuple[qe.EdgeShard, int]]:
         with self._gate.read():
-            yield self._target(kind, version)
+            shard, dim, _ = self._target(kind, version)
+            yield shard, dim
 
-    def _target(self, kind: Kind, version: str | None) -> tuple[qe.EdgeShard, int]:
-        """Shard and vector size of a collection; call with the gate held for reading."""
+    def _target(self, kind: Kind, version: str | None) -> tuple[qe.EdgeShard, int, bool]:
+        """Shard, vector size and whether it is quantized; call with the gate held for reading."""
         self._check_open()
         chosen = self.resolve(version)
         spec = self._state.versions[chosen]
         dim = spec.image_dim if kind is Kind.IMAGES else spec.caption_dim
-        return self._shard(self._name(chosen, kind)), dim
+        return self._shard(self._name(chosen, kind)), dim, spec.quantization != "none"
 
     def _request(
-        self, vector: list[float], flt: qe.Filter | None, params: QueryParams
+        self, vector: list[float], flt: qe.Filter | None, params: QueryParams, quantized: bool
     ) -> qe.QueryRequest:
         search = qe.SearchParams(
-            hnsw_ef=params.hnsw_ef or self._settings.hnsw_ef, exact=params.exact
+            hnsw_ef=params.hnsw_ef or self._settings.hnsw_ef,
+            exact=params.exact,
+            quantization=self._quantization_params(params) if quantized else None,
         )
         return qe.QueryRequest(
             limit=params.limit,
@@ -424,6 +440,13 @@ class EdgeStore:
             params=search,
             with_payload=True,
         )
+
+    def _quantization_params(self, params: QueryParams) -> qe.QuantizationSearchParams:
+        """Oversampling and rescoring of a query; an exact query scores the original vectors."""
+        if params.exact:
+            return qe.QuantizationSearchParams(ignore=True)
+        oversampling = params.oversampling or self._settings.oversampling
+        return qe.QuantizationSearchParams(rescore=params.rescore, oversampling=oversampling)
 
     def _shard(self, name: str) -> qe.EdgeShard:
         shard = self._shards.get(name)
@@ -443,11 +466,11 @@ class EdgeStore:
             raise StoreError(message) from exc
         return shard
 
-    def _create_shard(self, name: str, kind: Kind, dim: int) -> None:
+    def _create_shard(self, name: str, kind: Kind, dim: int, quantization: str) -> None:
         path = self._shard_path(name)
         if path.exists():  # left by a create that crashed before saving the state
             shutil.rmtree(path)
-        shard = self._call(qe.EdgeShard.create, str(path), self._config(dim))
+        shard = self._call(qe.EdgeShard.create, str(path), self._config(dim, quantization))
         for field, ftype in fields_of(kind).items():
             self._call(
                 shard.update, qe.UpdateOperation.create_field_index(field, _INDEX_TYPES[ftype])
@@ -455,15 +478,18 @@ class EdgeStore:
         self._call(shard.flush)
         self._shards[name] = shard
 
-    def _config(self, dim: int) -> qe.EdgeConfig:
+    def _config(self, dim: int, quantization: str) -> qe.EdgeConfig:
         hnsw = qe.HnswIndexConfig(
             m=self._settings.hnsw_m,
             ef_construct=self._settings.hnsw_ef_construct,
             full_scan_threshold=FULL_SCAN_THRESHOLD_KB,
         )
+        quantized = _quantization_config(quantization, self._settings.quantization_always_ram)
+        originals = qe.Memory.Cold if quantized is not None else None  # None: the default, Cached
         return qe.EdgeConfig(
-            vectors=qe.EdgeVectorParams(size=dim, distance=qe.Distance.Cosine),
+            vectors=qe.EdgeVectorParams(size=dim, distance=qe.Distance.Cosine, memory=originals),
             hnsw_config=hnsw,
+            quantization_config=quantized,
             optimizers=qe.EdgeOptimizersConfig(indexing_threshold=self._indexing_threshold_kb),
             payload_memory=qe.Memory.Cached,  # every hit returns its payload: keep it in RAM
         )
@@ -498,13 +524,13 @@ class EdgeStore:
             raise NotFoundError(f"model version {version!r} has no collections in the vector store")
         return spec
 
-    @staticmethod
-    def _check_same_spec(version: str, known: VersionSpec, spec: VersionSpec) -> None:
-        if known != spec:
+    def _check_same_spec(self, version: str, known: VersionSpec, spec: VersionSpec) -> None:
+        if (known.image_dim, known.caption_dim) != (spec.image_dim, spec.caption_dim):
             raise InvalidInputError(
                 f"version {version!r} exists with vector sizes {known.image_dim}/"
                 f"{known.caption_dim}, not {spec.image_dim}/{spec.caption_dim}"
             )
+        check_unchanged(self._name(version, Kind.IMAGES), known.quantization, spec.quantization)
 
     def _update_state(self, change: Callable[[StoreState], StoreState]) -> None:
         with self._lock:
@@ -549,6 +575,23 @@ class EdgeStore:
         if is_disk_full(exc):
             return disk_full_error(self._root, doing)
         return StoreError(f"qdrant-edge: {exc}")
+
+
+def _quantization_config(
+    kind: str, always_ram: bool
+) -> qe.ScalarQuantizationConfig | qe.BinaryQuantizationConfig | None:
+    """qdrant-edge's config for a quantization kind (None for none)."""
+    check_kind(kind)
+    memory = qe.Memory.Pinned if always_ram else qe.Memory.Cached
+    if kind == "int8":
+        return qe.ScalarQuantizationConfig(
+            type=qe.ScalarType.Int8, quantile=QUANTILE, memory=memory
+        )
+    if kind == "binary":
+        return qe.BinaryQuantizationConfig(  # the query kept at 8 bits: better recall, same size
+            memory=memory, query_encoding=qe.BinaryQuantizationQueryEncoding.Scalar8Bits
+        )
+    return None
 
 
 def _repair(path: Path, exc: StoreError) -> str:

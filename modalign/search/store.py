@@ -8,8 +8,12 @@ default) and :mod:`modalign.search.client_store` (qdrant-client: a Qdrant server
 
 Contract, whatever the backend:
 
-- ``create_version`` creates both collections with HNSW ``m`` / ``ef_construct`` from the settings
-  and declares every payload index before any point is written; calling it again is a no-op.
+- ``create_version`` creates both collections with HNSW ``m`` / ``ef_construct`` and the
+  quantization (:mod:`modalign.search.quantization`) from the settings, and declares every payload
+  index before any point is written; calling it again is a no-op, unless the settings now ask for
+  another quantization than the collections were created with
+  (:class:`~modalign.errors.ConfigError`). Queries of a version use the quantization it was
+  created with.
 - ``upsert`` returns once the points are durable and visible to queries; the same ids twice leave
   the same count (ids are content-derived, see :func:`~modalign.search.naming.image_point_id`).
 - ``query`` returns hits by descending cosine similarity; ``version=None`` means the active version,
@@ -111,17 +115,22 @@ class CollectionInfo:
     segments: int
     status: Status
     payload_indexes: Mapping[str, str] = field(default_factory=dict)
+    quantization: str = "none"
 
 
 @dataclass(frozen=True)
 class QueryParams:
-    """Knobs of one vector query."""
+    """Knobs of one vector query. ``oversampling`` (default ``store.oversampling``) and
+    ``rescore`` apply to quantized collections only: ``limit x oversampling`` candidates by their
+    quantized scores, rescored on the original vectors unless ``rescore`` is False."""
 
     limit: int = 10
     offset: int = 0
     score_threshold: float | None = None
     hnsw_ef: int | None = None
     exact: bool = False
+    oversampling: float | None = None
+    rescore: bool = True
 
 
 class VectorStore(Protocol):

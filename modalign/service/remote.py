@@ -73,10 +73,11 @@ class RemoteSearchClient:
         score_threshold: float | None = None,
         ef: int | None = None,
         exact: bool = False,
+        oversampling: float | None = None,
         hydrate: bool = True,
     ) -> list[ImageHit]:
         """Images nearest to a text, an image or a vector (exactly one of them)."""
-        knobs = _knobs(filter, limit, offset, score_threshold, ef, exact, hydrate)
+        knobs = _knobs(filter, limit, offset, score_threshold, ef, exact, oversampling, hydrate)
         body = self._query("/v1/search/images", text, image, vector, knobs)
         return _IMAGE_HITS.validate_python(body["hits"])
 
@@ -92,10 +93,11 @@ class RemoteSearchClient:
         score_threshold: float | None = None,
         ef: int | None = None,
         exact: bool = False,
+        oversampling: float | None = None,
         hydrate: bool = True,
     ) -> list[CaptionHit]:
         """Captions nearest to an image, a text or a vector (exactly one of them)."""
-        knobs = _knobs(filter, limit, offset, score_threshold, ef, exact, hydrate)
+        knobs = _knobs(filter, limit, offset, score_threshold, ef, exact, oversampling, hydrate)
         body = self._query("/v1/search/captions", text, image, vector, knobs)
         return _CAPTION_HITS.validate_python(body["hits"])
 
@@ -109,10 +111,11 @@ class RemoteSearchClient:
         score_threshold: float | None = None,
         ef: int | None = None,
         exact: bool = False,
+        oversampling: float | None = None,
         hydrate: bool = True,
     ) -> list[ImageHit]:
         """Images nearest to an indexed asset's image, the asset itself left out."""
-        knobs = _knobs(filter, limit, offset, score_threshold, ef, exact, hydrate)
+        knobs = _knobs(filter, limit, offset, score_threshold, ef, exact, oversampling, hydrate)
         body = self._post("/v1/search/similar", json={"asset_id": asset_id, **knobs})
         return _IMAGE_HITS.validate_python(body["hits"])
 
@@ -228,12 +231,12 @@ def _asset_info(body: dict[str, Any]) -> AssetInfo:
 
 def _knobs(
     flt: Filter | None, limit: int, offset: int, score_threshold: float | None, ef: int | None,
-    exact: bool, hydrate: bool,
+    exact: bool, oversampling: float | None, hydrate: bool,
 ) -> dict[str, Any]:
     return {
         "filter": flt.model_dump(mode="json") if flt else None,
         "limit": limit, "offset": offset, "score_threshold": score_threshold, "ef": ef,
-        "exact": exact, "hydrate": hydrate,
+        "exact": exact, "oversampling": oversampling, "hydrate": hydrate,
     }
 
 

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from modalign.search.filters import Filter
+from modalign.search.quantization import MAX_OVERSAMPLING, MIN_OVERSAMPLING
 from modalign.search.results import CaptionHit, ImageHit
 
 MAX_LIMIT = 100
@@ -51,6 +52,11 @@ class QueryKnobs(BaseModel):
     )
     ef: int | None = Field(None, ge=8, le=4_096, description="HNSW beam width for this query.")
     exact: bool = Field(False, description="Brute-force search instead of HNSW.")
+    oversampling: float | None = Field(
+        None, ge=MIN_OVERSAMPLING, le=MAX_OVERSAMPLING,
+        description="Quantized collections: limit x this many candidates are rescored on the "
+        "original vectors (default: the store's setting). Ignored without quantization.",
+    )
     hydrate: bool = Field(True, description="Attach each hit's catalog metadata and captions.")
 
 
@@ -107,6 +113,7 @@ class UploadForm(BaseModel):
     score_threshold: float | None = Field(None, ge=-1.0, le=1.0)
     ef: int | None = Field(None, ge=8, le=4_096)
     exact: bool = False
+    oversampling: float | None = Field(None, ge=MIN_OVERSAMPLING, le=MAX_OVERSAMPLING)
     hydrate: bool = True
     filter: str | None = Field(None, description="The filter as a JSON string.")
 
@@ -295,6 +302,7 @@ class CollectionView(BaseModel):
     indexed_points: int
     segments: int
     status: str
+    quantization: str = Field("none", description="none, int8 or binary (fixed at creation).")
 
 
 class ModelList(BaseModel):

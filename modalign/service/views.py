@@ -107,5 +107,6 @@ def collections_of(store: VectorStore, version: str) -> list[CollectionView]:
         views.append(CollectionView(
             name=info.name, kind=kind.value, points=info.points,
             indexed_points=info.indexed_points, segments=info.segments, status=info.status,
+            quantization=info.quantization,
         ))
     return views

@@ -112,6 +112,15 @@ def test_open_a_hit_that_is_not_shown(long_paths: tuple[Path, list[int]]) -> Non
     assert code == 1 and "no hit numbered 3 (shown: 1..2)" in err
 
 
+def test_oversampling_out_of_range_is_one_clean_line(data_dir: tuple[Path, list[int]]) -> None:
+    root, ids = data_dir
+    code, out, _ = _run(root, "--like", str(ids[0]), "--oversampling", "4", "--json")
+    assert code == 0 and len(json.loads(out)) == 10
+    code, out, err = _run(root, "--like", str(ids[0]), "--oversampling", "0.5")
+    assert code == 1
+    assert "oversampling must be between 1 and 16" in err and "Traceback" not in err + out
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

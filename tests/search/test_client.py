@@ -245,6 +245,22 @@ def test_vector_queries_need_no_encoder(catalog_store: tuple[VectorStore, list[i
         _client(store).search_images(text="   ")
 
 
+def test_oversampling_is_a_query_knob(catalog_store: tuple[VectorStore, list[int]]) -> None:
+    store, ids = catalog_store
+    client = SearchClient(store)
+    vec = np.zeros(DIM)
+    vec[0] = 1
+    plain = client.search_images(vector=vec, limit=3)
+    assert client.search_images(vector=vec, limit=3, oversampling=4.0) == plain  # not quantized
+    for call in (
+        lambda: client.search_images(vector=vec, oversampling=0.5),
+        lambda: client.search_captions(vector=vec, oversampling=17.0),
+        lambda: client.similar_images(ids[0], oversampling=float("inf")),
+    ):
+        with pytest.raises(InvalidInputError, match="oversampling must be between 1 and 16"):
+            call()
+
+
 class RecordingEncoder(ColourEncoder):
     """The colour encoder, keeping every image it was asked to encode."""
 

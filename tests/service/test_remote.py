@@ -83,6 +83,7 @@ QUERIES: list[dict[str, Any]] = [
     {"text": "purple cross", "limit": 5, "offset": 3},
     {"text": "shape", "exact": True, "limit": INDEXED_IMAGES},
     {"text": "shape", "ef": 16, "score_threshold": -0.2},
+    {"text": "shape", "oversampling": 4.0},
     {"vector": [0.5] * TINY_DIM, "limit": 6},
     {"image": Image.new("RGB", (40, 40), "orange"), "limit": 5},
     {"text": "a", "filter": Filter(must=[Match(field="dataset", value="shapes")])},

@@ -42,6 +42,8 @@ BOUNDARY_KNOBS = [  # field, value as text (JSON literal and form field alike)
     ("ef", "4096"), ("ef", "4097"), ("ef", str(2**63)),
     ("score_threshold", "1e308"), ("score_threshold", "-1e309"), ("score_threshold", "NaN"),
     ("exact", "true"),
+    ("oversampling", "1"), ("oversampling", "16"), ("oversampling", "0.99"),
+    ("oversampling", "NaN"),
 ]
 
 

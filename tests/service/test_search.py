@@ -59,6 +59,10 @@ def test_a_vector_query_needs_no_encoder_and_matches_itself(http: httpx.Client) 
     assert response.status_code == 200, response.text
     hits = response.json()["hits"]
     assert len(hits) == 3
+    oversampled = http.post(
+        "/v1/search/images", json={"vector": vector, "limit": 3, "oversampling": 4}
+    )
+    assert oversampled.status_code == 200 and oversampled.json()["hits"] == hits
     wrong = http.post("/v1/search/images", json={"vector": [1.0, 0.0]})
     assert wrong.status_code == 422
     assert wrong.headers["content-type"] == "application/problem+json"
@@ -107,6 +111,8 @@ def test_similar_images_leave_the_asset_out(http: httpx.Client) -> None:
         {"text": "a", "vector": [0.1]},
         {"text": "a", "limit": 0},
         {"text": "a", "limit": 101},
+        {"text": "a", "oversampling": 0.5},
+        {"text": "a", "oversampling": 16.5},
         {"text": "a", "unknown": 1},
         {"text": "a", "filter": {"must": [{"field": "nope", "op": "match", "value": "x"}]}},
         {"text": "a", "filter": {"must": [{"field": "width", "op": "match", "value": "wide"}]}},
