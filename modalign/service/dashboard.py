@@ -24,6 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from modalign.catalog import repo
 from modalign.catalog.db import session_scope
 from modalign.service.auth import API_KEY_HEADER, Access, Caller, authorize
+from modalign.service.catalog_queries import item_totals, throughput
 from modalign.service.deps import PathViewDep, StateDep
 from modalign.service.gauges import queue_depth
 from modalign.service.guard import GuardedRoute
@@ -31,7 +32,6 @@ from modalign.service.problems import ProblemError, problem_responses
 from modalign.service.redact import PathView
 from modalign.service.schemas import Dashboard, ThroughputPoint
 from modalign.service.state import ServiceState
-from modalign.service.stats import item_totals, throughput
 from modalign.service.views import job_detail, model_view
 
 router = APIRouter(tags=["dashboard"], route_class=GuardedRoute)
@@ -95,7 +95,7 @@ async def dashboard_page(
     else:
         paths = PathView.for_caller(state.settings, caller)
         data = await run_in_threadpool(dashboard_data, state, paths)
-        encoder = state.queries.version
+        encoder = state.encoder.version
     return templates.TemplateResponse(
         request, "dashboard.html",
         {"data": data, "poll_ms": poll_ms, "encoder": encoder, "needs_key": caller is None,

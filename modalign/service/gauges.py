@@ -6,8 +6,8 @@ from collections.abc import Mapping
 
 from modalign.catalog.db import session_scope
 from modalign.search.naming import Kind
+from modalign.service.catalog_queries import item_totals
 from modalign.service.state import ServiceState
-from modalign.service.stats import item_totals
 
 
 def item_counts(state: ServiceState) -> Mapping[str, int]:

@@ -53,5 +53,5 @@ def _broker(state: ServiceState) -> str:
 
 
 def _encoder(state: ServiceState) -> str:
-    version = state.queries.version
+    version = state.encoder.version
     return f"model {version}" if version else "none loaded (only vector queries work)"

@@ -18,11 +18,11 @@ from modalign.config import Settings
 from modalign.ingest.editor import CatalogEditor
 from modalign.ingest.owners import Role
 from modalign.search.store import VectorStore
+from modalign.service.background_jobs import BackgroundJobs, api_resources, make_dispatcher
 from modalign.service.batching import TextBatcher
 from modalign.service.broker import BrokerProbe
 from modalign.service.checks import CheckMonitor
-from modalign.service.queries import QueryEncoder
-from modalign.service.runner import JobRunner, api_resources, make_dispatcher
+from modalign.service.query_encoder import ActiveEncoder
 
 log = logging.getLogger(__name__)
 
@@ -36,9 +36,9 @@ class ServiceState:
     sessions: sessionmaker[Session]
     readers: sessionmaker[Session]
     store: VectorStore
-    queries: QueryEncoder
+    encoder: ActiveEncoder
     broker: BrokerProbe | None
-    jobs: JobRunner | None = None
+    jobs: BackgroundJobs | None = None
     texts: TextBatcher | None = None
     editor: CatalogEditor | None = None  # asset edits, run in the request's thread
     checks: CheckMonitor | None = None
@@ -63,20 +63,20 @@ def open_state(settings: Settings) -> ServiceState:
     warn_if_store_is_not_shared(settings)
     engine = make_engine(settings.database_url, echo=settings.database.echo)
     store = open_store(settings)
-    queries = QueryEncoder(settings)
+    encoder = ActiveEncoder(settings)
     broker = BrokerProbe(settings) if settings.broker.mode == "celery" else None
     state = ServiceState(
         settings, engine, make_session_factory(engine),
-        make_session_factory(engine, read_only=True), store, queries, broker,
+        make_session_factory(engine, read_only=True), store, encoder, broker,
     )
     try:
-        queries.load()
-        state.texts = TextBatcher(lambda: queries.current)
-        dispatcher = make_dispatcher(settings, state.sessions, store, lambda: queries.current)
-        state.jobs = JobRunner(settings, state.sessions, dispatcher, state.readers)
+        encoder.load()
+        state.texts = TextBatcher(lambda: encoder.current)
+        dispatcher = make_dispatcher(settings, state.sessions, store, lambda: encoder.current)
+        state.jobs = BackgroundJobs(settings, state.sessions, dispatcher, state.readers)
         state.checks = CheckMonitor(state.readers, store)
         state.editor = CatalogEditor(
-            api_resources(settings, state.sessions, store, lambda: queries.current), Role.API
+            api_resources(settings, state.sessions, store, lambda: encoder.current), Role.API
         )
     except BaseException:
         state.close()

@@ -21,8 +21,8 @@ TEXTS = [f"a {colour} thing number {i}" for i, colour in enumerate(["red", "blue
 @pytest.fixture
 def encoder(live: LiveServer) -> DualEncoder:
     state: ServiceState = live.app.state.modalign
-    assert state.queries.current is not None
-    return state.queries.current
+    assert state.encoder.current is not None
+    return state.encoder.current
 
 
 def test_concurrent_queries_share_passes_and_get_their_own_rows(encoder: DualEncoder) -> None:

@@ -40,7 +40,7 @@ def _ids(http: httpx.Client, dataset: str) -> list[int]:
 
 def _embedded(live: LiveServer) -> SearchClient:
     state: ServiceState = live.app.state.modalign
-    return SearchClient(state.store, encoder=state.queries.current,
+    return SearchClient(state.store, encoder=state.encoder.current,
                         assets=CatalogLookup(state.readers), editor=state.editor)
 
 

@@ -33,14 +33,14 @@ def test_activating_a_version_swaps_the_query_encoder_and_back(
         switched = http.post(f"/v1/models/{model_id(http, 'tiny-v2')}/activate")
         assert switched.status_code == 200, switched.text
         assert switched.json()["active"] is True
-        assert state.queries.version == "tiny-v2"
+        assert state.encoder.version == "tiny-v2"
         assert http.get("/v1/models").json()["active"] == "tiny-v2"
         empty = http.post("/v1/search/images", json={"text": "a red circle"}).json()
         assert empty["hits"] == []  # v2's collections hold nothing yet
     finally:
         back = http.post(f"/v1/models/{model_id(http, TINY_MODEL)}/activate")
     assert back.status_code == 200
-    assert state.queries.version == TINY_MODEL
+    assert state.encoder.version == TINY_MODEL
     assert http.post("/v1/search/images", json={"text": "a red circle"}).json()["hits"]
 
 
@@ -51,7 +51,7 @@ def test_a_version_without_collections_cannot_be_activated(
     response = http.post(f"/v1/models/{model_id(http, 'tiny-empty')}/activate")
     assert response.status_code == 409, response.text
     assert "reindex" in response.json()["detail"]
-    assert live.app.state.modalign.queries.version == TINY_MODEL
+    assert live.app.state.modalign.encoder.version == TINY_MODEL
     assert http.get("/v1/models").json()["active"] == TINY_MODEL
 
 

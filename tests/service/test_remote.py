@@ -28,7 +28,7 @@ Client = SearchClient | RemoteSearchClient
 
 def embedded(live: LiveServer) -> SearchClient:
     state: ServiceState = live.app.state.modalign
-    encoder = state.queries.current
+    encoder = state.encoder.current
     assert encoder is not None
     return SearchClient(
         state.store, encoder=encoder, assets=CatalogLookup(state.readers), version=encoder.version

@@ -17,10 +17,10 @@ from modalign.catalog.db import session_scope
 from modalign.catalog.models import JobState
 from modalign.errors import ConfigError, JobLeaseError
 from modalign.ingest.owners import jobs_in_state
+from modalign.service.background_jobs import BackgroundJobs
 from modalign.service.deps import ApiKeyDep, PathViewDep, SessionDep, StateDep
 from modalign.service.guard import GuardedRoute
 from modalign.service.problems import ProblemError, problem_responses
-from modalign.service.runner import JobRunner
 from modalign.service.schemas import JobDetail, JobList, JobRequest, JobView
 from modalign.service.sources import check_allowed, resolve_source
 from modalign.service.state import ServiceState
@@ -64,7 +64,7 @@ def start_job(state: ServiceState, body: JobRequest) -> JobView:
     return queue_job(state, job_id)
 
 
-def job_runner(state: ServiceState) -> JobRunner:
+def job_runner(state: ServiceState) -> BackgroundJobs:
     """The service's job runner (503 while it is not running)."""
     if state.jobs is None:
         raise ProblemError(503, "the job runner is not running")

@@ -44,7 +44,7 @@ def activate(state: ServiceState, model_id: int) -> ModelView:
     """Switch the active model version everywhere (see :func:`activate_model`)."""
     with session_scope(state.readers) as session:
         name = repo.get_model_version(session=session, ref=model_id).name
-    encoder = state.queries.prepare(name)
+    encoder = state.encoder.prepare(name)
     try:
         state.store.set_active_version(name)
     except NotFoundError as exc:
@@ -55,5 +55,5 @@ def activate(state: ServiceState, model_id: int) -> ModelView:
     with session_scope(state.sessions) as session:
         row = repo.activate_model_version(session=session, ref=model_id)
         session.refresh(row)
-    state.queries.use(encoder)
+    state.encoder.use(encoder)
     return model_view(row, state.store)

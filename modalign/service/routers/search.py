@@ -115,7 +115,7 @@ async def _search_text(
 ) -> list[Any]:
     """Text queries go through the batcher (encoded together with concurrent ones), then the
     vector is searched in the model version it was encoded with."""
-    if state.texts is None or state.queries.current is None:
+    if state.texts is None or state.encoder.current is None:
         raise ProblemError(503, "no model version is loaded: text and image queries are off")
     vector, version = await run_in_threadpool(state.texts.encode, text)
     client = SearchClient(state.store, assets=CatalogLookup(state.readers), version=version)
@@ -137,7 +137,7 @@ def client_for(state: ServiceState, *, needs_encoder: bool) -> SearchClient:
     Every query, vector queries included, searches the loaded encoder's model version (the one
     activated through the API), else the store's active version.
     """
-    encoder = state.queries.current
+    encoder = state.encoder.current
     if needs_encoder and encoder is None:
         raise ProblemError(503, "no model version is loaded: text and image queries are off")
     version = encoder.version if encoder is not None else None

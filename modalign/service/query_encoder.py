@@ -26,7 +26,7 @@ WARMUP_TEXT = "warm up"
 WARMUP_IMAGE_SIDE = 32
 
 
-class QueryEncoder:
+class ActiveEncoder:
     """Holds the DualEncoder used for queries (None while no model version exists)."""
 
     def __init__(self, settings: Settings) -> None:

@@ -11,7 +11,8 @@ One background thread takes job ids from a queue and calls the ingestion engine'
 Batches are handed to the dispatcher one at a time, so the backlog is known (the queue depth shown
 for in-process mode) and shutdown stops between batches: what is left stays pending in the catalog
 and ``POST /v1/jobs/{id}/resume`` (or ``modalign jobs resume``) finishes it. A backup pauses the
-runner between batches too (:meth:`JobRunner.pause`), so the catalog and the store it copies agree.
+runner between batches too (:meth:`BackgroundJobs.pause`), so the catalog and the store it copies
+agree.
 
 The service holds the jobs it created or resumed under one lease (owner role ``api``, see
 :mod:`modalign.ingest.lease`) from the request on, so a job waiting in this thread's queue is not
@@ -66,7 +67,7 @@ class SharedStore:
         """The API closes its store itself, at shutdown."""
 
 
-class JobRunner:
+class BackgroundJobs:
     """A single background thread that plans and dispatches jobs (see the module docstring)."""
 
     def __init__(
