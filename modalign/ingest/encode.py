@@ -23,7 +23,7 @@ import numpy as np
 from PIL import Image
 
 from modalign.errors import EncoderError, TransientError
-from modalign.ingest.work import AssetWork
+from modalign.ingest.skip import AssetWork
 
 if TYPE_CHECKING:
     from modalign.encoders.dual import DualEncoder

@@ -24,10 +24,10 @@ from modalign.faults import fault_point
 from modalign.ingest.encode import encode_work
 from modalign.ingest.plan import job_root
 from modalign.ingest.resources import IngestResources
+from modalign.ingest.skip import AssetWork, plan_work
 from modalign.ingest.spec import ItemSpec, Removal, from_spec
 from modalign.ingest.timing import StageTimer
 from modalign.ingest.validate import Failure, Prepared, validate_items
-from modalign.ingest.work import AssetWork, plan_work
 from modalign.ingest.write import BatchTarget, write_batch
 
 log = logging.getLogger(__name__)

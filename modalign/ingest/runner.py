@@ -121,8 +121,8 @@ class JobRunner:
         job_id: int,
         on_batch: Callable[[BatchResult], None] | None,
     ) -> None:
+        from modalign.ingest.dispatch.overlapped import OverlappedDispatcher
         from modalign.ingest.encoder_process import EncoderProcess
-        from modalign.ingest.overlap import OverlappedDispatcher
 
         encoder = EncoderProcess(self.settings)
         try:

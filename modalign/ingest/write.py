@@ -50,10 +50,10 @@ from modalign.ingest.payloads import (
 )
 from modalign.ingest.removals import RemovalPlan, plan_removals, remove_points, remove_rows
 from modalign.ingest.resources import IngestResources
+from modalign.ingest.skip import AssetWork
 from modalign.ingest.spec import CATALOG_SOURCE, Removal, entry_uri
 from modalign.ingest.timing import StageTimer
 from modalign.ingest.validate import Failure
-from modalign.ingest.work import AssetWork
 from modalign.search.naming import Kind, caption_point_id, image_point_id
 from modalign.search.schema import ImagePayload
 from modalign.search.store import PointIn

@@ -20,9 +20,9 @@ from modalign.config import Settings
 from modalign.encoders.towers import image_tower_id
 from modalign.errors import EncoderError, NotFoundError
 from modalign.ingest.dispatch import InProcessDispatcher
+from modalign.ingest.dispatch.overlapped import OverlappedDispatcher
 from modalign.ingest.encoder_process import EncoderProcess
 from modalign.ingest.jobs import submit
-from modalign.ingest.overlap import OverlappedDispatcher
 from modalign.ingest.plan import create_ingest_job, plan_job
 from modalign.ingest.progress import job_progress, unfinished_batches
 from modalign.ingest.resources import IngestResources, open_resources

@@ -4,6 +4,8 @@
   encoder and store loaded once; transient errors are retried with backoff.
 - :class:`CeleryDispatcher` sends one task per batch *by name* to the Redis broker, so the sending
   process (CLI, API) never imports torch; workers run :func:`modalign.ingest.pipeline.run_batch`.
+- :class:`~modalign.ingest.dispatch.overlapped.OverlappedDispatcher` (``modalign ingest``) runs
+  them here too, encoding the next batch in a child process while this one writes the last.
 """
 
 from __future__ import annotations
