@@ -22,7 +22,7 @@ from modalign.config import PathsSettings, Settings
 from modalign.encoders.data import load_image, samples_from_manifest
 from modalign.encoders.onnx_tower import min_row_cosine
 from modalign.encoders.preprocess import batch_pixels
-from modalign.encoders.tower_registry import image_tower, text_tower
+from modalign.encoders.shared_towers import image_tower, text_tower
 
 BATCH = 64
 
@@ -100,8 +100,8 @@ def text_rates(settings: Settings) -> dict[str, float]:
 
 
 def train_seconds(settings: Settings, manifest: Path) -> dict[str, float]:
-    from modalign.encoders.run import train_model
-    from modalign.encoders.train import recipe
+    from modalign.encoders.fit import recipe
+    from modalign.encoders.training import train_model
 
     config = recipe(settings.seed, settings.encoders.embed_dim, settings.encoders.head)
     outcome = train_model(settings, manifest, config, "bench")

@@ -36,13 +36,13 @@ import torch
 
 from modalign.config import PathsSettings, Settings
 from modalign.encoders.ensemble import HeadEnsemble
-from modalign.encoders.extract import SplitFeatures
+from modalign.encoders.features.extract import SplitFeatures
+from modalign.encoders.features.source import FeatureSource
+from modalign.encoders.fit import TrainConfig, recipe, train_heads
 from modalign.encoders.heads import HeadSpec
 from modalign.encoders.memory import MemorySpec, PairMemory
 from modalign.encoders.metrics import image_to_text_ranks, recall_at, text_to_image_ranks
-from modalign.encoders.pipeline import FeatureSource
-from modalign.encoders.run import head_embeddings, split_samples
-from modalign.encoders.train import TrainConfig, recipe, train_heads
+from modalign.encoders.training import head_embeddings, split_samples
 
 HEADS_COLUMNS = ("val_t2i", "val_i2t", "test_t2i", "test_i2t")
 COLUMNS = (*HEADS_COLUMNS, *(f"mem_{c}" for c in HEADS_COLUMNS))

@@ -18,10 +18,9 @@ from modalign.errors import ModalignError
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from modalign.encoders.evaluate import EvalResult
+    from modalign.encoders.evaluate import EvalResult, ModelEvaluation
+    from modalign.encoders.fit import EpochRecord, TrainConfig
     from modalign.encoders.memory import MemorySpec
-    from modalign.encoders.run import ModelEvaluation
-    from modalign.encoders.train import EpochRecord, TrainConfig
     from modalign.progress import ProgressDisplay, Tracker
 
 models_app = typer.Typer(help="Model versions: list, activate.", no_args_is_help=True)
@@ -55,7 +54,7 @@ class EpochProgress:
 
 
 def _manifest(settings: Settings, manifest: Path | None) -> Path:
-    from modalign.encoders.run import default_manifest
+    from modalign.encoders.training import default_manifest
 
     path = manifest or default_manifest(settings)
     if not path.exists():
@@ -85,7 +84,7 @@ def _train_config(
 ) -> TrainConfig:
     """The recipe with the command's options: the heads' input dropout and member count, and
     ``changes`` to the other ``TrainConfig`` fields."""
-    from modalign.encoders.train import recipe
+    from modalign.encoders.fit import recipe
 
     config = recipe(settings.seed, settings.encoders.embed_dim, head)  # type: ignore[arg-type]
     return replace(config.with_spec(input_dropout=input_dropout, members=members), **changes)
@@ -104,8 +103,8 @@ def _run_training(
     settings: Settings, manifest: Path, version: str | None, config: TrainConfig,
     views: tuple[str, ...], memory: MemorySpec,
 ) -> None:
-    from modalign.encoders.registry import register_checkpoint
-    from modalign.encoders.run import train_model
+    from modalign.encoders.model_versions import register_checkpoint
+    from modalign.encoders.training import train_model
 
     console = stderr_console()
     with progress_display(console) as display:
@@ -127,7 +126,8 @@ def _run_training(
 
 def _run_baseline(settings: Settings, manifest: Path, seconds: float, seed: int) -> None:
     from modalign.encoders.baseline import train_baseline
-    from modalign.encoders.run import ranks_file, save_ranks, split_samples
+    from modalign.encoders.evaluate import ranks_file, save_ranks
+    from modalign.encoders.training import split_samples
 
     console = stderr_console()
     with progress_display(console) as display:
@@ -244,7 +244,7 @@ def _write_reports(
 
 
 def _with_baseline(settings: Settings, result: EvalResult) -> list[EvalResult]:
-    from modalign.encoders.run import load_ranks, ranks_file
+    from modalign.encoders.evaluate import load_ranks, ranks_file
 
     saved = ranks_file(settings.paths.models_dir / BASELINE_DIR, result.split)
     return [result, load_ranks(saved, result.split)] if saved.exists() else [result]
@@ -260,7 +260,7 @@ def evaluate(
         "--heads-only", help="Leave the model's pair memory out (the heads alone).")] = False,
 ) -> None:
     """Evaluate a model version on a split: exact R@1/5/10, median and mean rank."""
-    from modalign.encoders.run import evaluate_model
+    from modalign.encoders.evaluate import evaluate_model
 
     settings = settings_of(ctx)
     path = _manifest(settings, manifest)
@@ -297,7 +297,7 @@ def models_list(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List the registered model versions (* marks the active one)."""
-    from modalign.encoders.registry import list_versions
+    from modalign.encoders.model_versions import list_versions
 
     try:
         rows = [_version_dict(info) for info in list_versions(settings_of(ctx))]
@@ -319,7 +319,7 @@ def models_activate(
     ctx: typer.Context, version: Annotated[str, typer.Argument(help="Model version name.")]
 ) -> None:
     """Make a model version the active one."""
-    from modalign.encoders.registry import activate_version
+    from modalign.encoders.model_versions import activate_version
 
     try:
         info = activate_version(settings_of(ctx), version)

@@ -19,7 +19,7 @@ from torch.nn import functional
 
 from modalign.encoders.data import Sample, load_image
 from modalign.encoders.evaluate import EvalResult, evaluate_embeddings
-from modalign.encoders.extract import group_ids
+from modalign.encoders.features.extract import group_ids
 from modalign.encoders.heads import INIT_LOGIT_SCALE, MAX_LOGIT_SCALE
 from modalign.encoders.loss import ClipLoss
 from modalign.encoders.preprocess import letterbox

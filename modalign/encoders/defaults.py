@@ -1,4 +1,4 @@
-"""The training recipe's numbers, in one place (``modalign.encoders.train.recipe()``).
+"""The training recipe's numbers, in one place (``modalign.encoders.fit.recipe()``).
 
 ``HeadSpec`` and ``TrainConfig`` take their defaults from here, so ``TrainConfig()`` is the
 configuration ``modalign train`` uses when given no options, and the command's option defaults

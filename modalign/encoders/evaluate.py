@@ -8,13 +8,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from modalign.config import Settings
+from modalign.encoders.data import Sample, samples_from_manifest
 from modalign.encoders.dual import DualEncoder
-from modalign.encoders.extract import SplitFeatures
+from modalign.encoders.features.extract import SplitFeatures
+from modalign.encoders.features.source import FeatureSource
 from modalign.encoders.metrics import image_to_text_ranks, rank_metrics, text_to_image_ranks
+from modalign.errors import InvalidInputError
+from modalign.progress import ProgressSink
 
 
 @dataclass
@@ -98,3 +104,55 @@ def summary_row(result: EvalResult) -> Sequence[float]:
     """t2i R@1/5/10 and i2t R@1/5/10 of a result, for tables."""
     metrics = result.metrics()
     return [metrics[d][f"R@{k}"] for d in ("text_to_image", "image_to_text") for k in (1, 5, 10)]
+
+
+def ranks_file(directory: Path, split: str) -> Path:
+    """Where a model's exact ranks on a split are kept (for reports beside other models)."""
+    return directory / f"ranks-{split}.npz"
+
+
+def save_ranks(result: EvalResult, path: Path) -> None:
+    """Keep an evaluation's ranks (for reports that compare models)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(path, t2i=result.t2i_ranks, i2t=result.i2t_ranks,
+             sizes=np.asarray([result.images, result.captions]), model=np.asarray(result.model))
+
+
+def load_ranks(path: Path, split: str) -> EvalResult:
+    """An evaluation saved by ``save_ranks``."""
+    with np.load(path, allow_pickle=False) as data:
+        images, captions = (int(x) for x in data["sizes"])
+        return EvalResult(str(data["model"]), split, data["t2i"], data["i2t"], images, captions)
+
+
+@dataclass
+class ModelEvaluation:
+    """An evaluation with what a report shows beside the figures: the split's samples (in the
+    order of the ranks) and its worst text->image queries."""
+
+    result: EvalResult
+    samples: list[Sample]
+    worst: list[HardQuery]
+
+
+def evaluate_model(
+    settings: Settings,
+    manifest: Path,
+    split: str,
+    version: str | None = None,
+    sink: ProgressSink | None = None,
+    heads_only: bool = False,
+    worst: int = 0,
+) -> ModelEvaluation:
+    """Exact-rank evaluation of a model version on one split of ``manifest`` (``heads_only``:
+    without its pair memory), with its ``worst`` text->image queries."""
+    from modalign.encoders.load import load_model, with_crop
+
+    encoder, tuned = load_model(settings, version, heads_only)
+    samples = samples_from_manifest(manifest, split)
+    if not samples:
+        raise InvalidInputError(f"{manifest}: no images in split {split!r}")
+    prepared = with_crop(settings, encoder.crop_to_content)
+    features = FeatureSource(prepared, sink, tuned=tuned).features(samples)
+    result, hard = evaluate_encoder(encoder, split, features, worst)
+    return ModelEvaluation(result, samples, hard)

@@ -18,11 +18,11 @@ import numpy as np
 
 from modalign.config import Settings
 from modalign.encoders.data import Sample
-from modalign.encoders.extract import SplitFeatures
+from modalign.encoders.features.extract import SplitFeatures
+from modalign.encoders.features.source import FeatureSource
 from modalign.encoders.image_net import BottomFeatures, PooledFeatures, TopFeatures, split_network
 from modalign.encoders.onnx_tower import export_onnx, run_session, session
-from modalign.encoders.pipeline import FeatureSource
-from modalign.encoders.tower_registry import crop_suffix
+from modalign.encoders.shared_towers import crop_suffix
 from modalign.encoders.towers import build_image_network, image_tower_id
 from modalign.progress import ProgressSink
 

@@ -12,8 +12,8 @@ from functools import partial
 from modalign.config import Settings
 from modalign.encoders.checkpoint import load_checkpoint, load_memory
 from modalign.encoders.dual import DualEncoder
-from modalign.encoders.registry import checkpoint_dir
-from modalign.encoders.tower_registry import image_cache_id, image_tower, text_tower
+from modalign.encoders.model_versions import checkpoint_dir
+from modalign.encoders.shared_towers import image_cache_id, image_tower, text_tower
 from modalign.encoders.tuned import TunedTower, tuned_tower
 
 log = logging.getLogger(__name__)

@@ -37,7 +37,7 @@ def register_random_model(
 
     from modalign.catalog.migrate import upgrade
     from modalign.encoders.heads import AlignmentHeads, HeadSpec
-    from modalign.encoders.registry import register_checkpoint
+    from modalign.encoders.model_versions import register_checkpoint
 
     torch.manual_seed(0)
     spec = HeadSpec(embed_dim=settings.encoders.embed_dim, kind=settings.encoders.head)

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from modalign.encoders.evaluate import EvalResult
+from modalign.encoders.fit import EpochRecord
 from modalign.encoders.metrics import recall_curve
-from modalign.encoders.train import EpochRecord
 
 MAX_K = 50
 

@@ -24,7 +24,7 @@ from modalign.catalog.db import make_engine, make_session_factory
 from modalign.config import Settings
 from modalign.encoders.checkpoint import ModelCard, save_checkpoint
 from modalign.encoders.heads import AlignmentHeads, HeadSpec
-from modalign.encoders.registry import register_checkpoint
+from modalign.encoders.model_versions import register_checkpoint
 from modalign.ingest.runner import JobRunner
 from modalign.ingest.sources import SourceSpec
 from modalign.search.client import SearchClient

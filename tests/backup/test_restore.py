@@ -18,7 +18,7 @@ from sqlalchemy.engine import make_url
 from modalign.backup import create_backup, restore_backup
 from modalign.backup.manifest import MANIFEST_FILE, read_manifest
 from modalign.config import Settings
-from modalign.encoders.registry import checkpoint_dir
+from modalign.encoders.model_versions import checkpoint_dir
 from modalign.errors import InvalidInputError
 from modalign.filecopy import copy_tree
 from modalign.ingest.check import check

@@ -8,9 +8,9 @@ from typing import Any
 import typer
 
 from modalign.cli import app
+from modalign.encoders.fit import TrainConfig, recipe
 from modalign.encoders.heads import HeadSpec
 from modalign.encoders.memory import MemorySpec
-from modalign.encoders.train import TrainConfig, recipe
 
 
 def _train_option_defaults() -> dict[str, Any]:

@@ -12,11 +12,11 @@ import pytest
 import torch
 
 from modalign.encoders.checkpoint import ModelCard, load_checkpoint, save_checkpoint
+from modalign.encoders.fit import EpochRecord, train_heads
 from modalign.encoders.heads import AlignmentHeads
-from modalign.encoders.train import EpochRecord, train_heads
 from modalign.errors import DiskFullError, NotFoundError
 
-from .test_train import CONFIG, SPEC, same, weights
+from .test_fit import CONFIG, SPEC, same, weights
 from .toy import toy_split
 
 DISK_MB = 8

@@ -12,14 +12,15 @@ from PIL import Image
 
 from modalign.config import Settings
 from modalign.encoders.data import Sample
+from modalign.encoders.evaluate import evaluate_model
+from modalign.encoders.fit import TrainConfig
 from modalign.encoders.heads import HeadSpec
 from modalign.encoders.image_net import split_network
 from modalign.encoders.load import load_model
 from modalign.encoders.preprocess import batch_pixels
-from modalign.encoders.run import TrainOutcome, evaluate_model, train_model
-from modalign.encoders.tower_registry import image_cache_id
+from modalign.encoders.shared_towers import image_cache_id
 from modalign.encoders.towers import build_image_network, image_tower_id
-from modalign.encoders.train import TrainConfig
+from modalign.encoders.training import TrainOutcome, train_model
 from modalign.encoders.tuned import TOWER_FILE, weights_digest
 from modalign.errors import ConfigError, EncoderError
 

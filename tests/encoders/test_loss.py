@@ -8,9 +8,9 @@ import pytest
 import torch
 from torch.nn import functional
 
+from modalign.encoders.fit import TrainConfig, train_heads
 from modalign.encoders.heads import INIT_LOGIT_SCALE, AlignmentHeads, HeadSpec
 from modalign.encoders.loss import ClipLoss
-from modalign.encoders.train import TrainConfig, train_heads
 
 from .toy import toy_split
 

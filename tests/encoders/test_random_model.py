@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from modalign.config import Settings
+from modalign.encoders.fit import recipe
 from modalign.encoders.load import load_dual_encoder
 from modalign.encoders.random_model import random_memory, register_random_model
-from modalign.encoders.train import recipe
 
 
 def test_random_memory_has_the_sizes_asked_for_and_captions_for_every_image() -> None:

@@ -6,9 +6,9 @@ import re
 from pathlib import Path
 
 from modalign.config import Settings
+from modalign.encoders.evaluate import evaluate_model
 from modalign.encoders.random_model import register_random_model
 from modalign.encoders.report_page import write_page
-from modalign.encoders.run import evaluate_model
 
 
 def test_the_page_names_the_model_the_split_and_the_figures_and_shows_the_worst_queries(

@@ -10,7 +10,7 @@ from modalign.config import Settings
 from modalign.encoders.dual import DualEncoder
 from modalign.encoders.heads import AlignmentHeads, HeadSpec
 from modalign.encoders.preprocess import batch_pixels, letterbox
-from modalign.encoders.tower_registry import image_tower, text_tower
+from modalign.encoders.shared_towers import image_tower, text_tower
 from modalign.encoders.towers import IMAGE_FEATURE_DIM, ImageTower
 from modalign.images import to_rgb
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from modalign.encoders.extract import SplitFeatures
+from modalign.encoders.features.extract import SplitFeatures
 
 
 def toy_split(n: int, seed: int) -> SplitFeatures:

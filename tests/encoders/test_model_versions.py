@@ -11,7 +11,7 @@ from modalign.catalog.migrate import upgrade
 from modalign.config import Settings
 from modalign.encoders.checkpoint import ModelCard, load_checkpoint, save_checkpoint
 from modalign.encoders.heads import AlignmentHeads, HeadSpec
-from modalign.encoders.registry import checkpoint_dir, list_versions, register_checkpoint
+from modalign.encoders.model_versions import checkpoint_dir, list_versions, register_checkpoint
 
 
 def _settings(data_dir: Path) -> Settings:

@@ -15,7 +15,7 @@ from functools import partial
 import numpy as np
 
 from modalign.encoders.data import Sample, load_image
-from modalign.encoders.features import FeatureCache, text_key
+from modalign.encoders.features.cache import FeatureCache, text_key
 from modalign.encoders.preprocess import batch_pixels
 from modalign.encoders.towers import ImageTower, TextTower
 

@@ -8,9 +8,9 @@ import numpy as np
 
 from modalign.config import Settings
 from modalign.encoders.data import Sample
-from modalign.encoders.extract import group_ids
-from modalign.encoders.features import FeatureCache
-from modalign.encoders.pipeline import FeatureSource
+from modalign.encoders.features.cache import FeatureCache
+from modalign.encoders.features.extract import group_ids
+from modalign.encoders.features.source import FeatureSource
 from modalign.encoders.towers import IMAGE_FEATURE_DIM
 
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from modalign.encoders.fit import EpochRecord, TrainConfig, train_heads
 from modalign.encoders.heads import HeadSpec
 from modalign.encoders.schedule import warmup_cosine
-from modalign.encoders.train import EpochRecord, TrainConfig, train_heads
 
 from .toy import toy_split
 
@@ -147,7 +147,7 @@ def test_recipe_is_what_modalign_train_uses_without_options() -> None:
     import inspect
 
     from modalign.commands.train import train as train_command
-    from modalign.encoders.train import recipe
+    from modalign.encoders.fit import recipe
 
     defaults = {
         name: parameter.default

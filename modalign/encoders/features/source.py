@@ -6,11 +6,11 @@ from collections.abc import Callable, Sequence
 from functools import partial
 
 from modalign.config import Settings
-from modalign.encoders import extract
 from modalign.encoders.data import Sample
-from modalign.encoders.extract import SplitFeatures
-from modalign.encoders.features import FeatureCache
-from modalign.encoders.tower_registry import image_cache_id, image_tower, text_cache_id, text_tower
+from modalign.encoders.features import extract
+from modalign.encoders.features.cache import FeatureCache
+from modalign.encoders.features.extract import SplitFeatures
+from modalign.encoders.shared_towers import image_cache_id, image_tower, text_cache_id, text_tower
 from modalign.encoders.towers import IMAGE_FEATURE_DIM, TEXT_FEATURE_DIM, ImageTower
 from modalign.encoders.tuned import TunedTower
 from modalign.progress import NoProgress, ProgressSink

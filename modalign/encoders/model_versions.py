@@ -1,4 +1,4 @@
-"""Model versions in the catalog: register a checkpoint, find its checkpoint, list, activate.
+"""Model versions: name a new one, register its checkpoint in the catalog, find it, list, activate.
 
 The catalog is the source of truth; a checkpoint directory that is not registered can still be
 loaded by naming it explicitly (it is looked up under ``settings.paths.models_dir``).
@@ -7,6 +7,7 @@ loaded by naming it explicitly (it is looked up under ``settings.paths.models_di
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -124,3 +125,16 @@ def checkpoint_dir(settings: Settings, version: str | None = None) -> tuple[str,
         if version and (local / CARD_FILE).exists():
             return version, local
         raise
+
+
+def _version_numbers(models_dir: Path) -> list[int]:
+    names = [p.name for p in models_dir.glob("v*") if p.is_dir()] if models_dir.exists() else []
+    return sorted(int(n[1:]) for n in names if re.fullmatch(r"v\d+", n))
+
+
+def choose_version(models_dir: Path) -> str:
+    """The latest unfinished run (to resume it), else the next free ``v<N>``."""
+    numbers = _version_numbers(models_dir)
+    if numbers and not (models_dir / f"v{numbers[-1]}" / CARD_FILE).exists():
+        return f"v{numbers[-1]}"
+    return f"v{(numbers[-1] if numbers else 0) + 1}"

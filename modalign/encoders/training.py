@@ -1,4 +1,6 @@
-"""``modalign train`` and ``modalign evaluate`` end to end: manifest -> features -> heads -> card.
+"""``modalign train`` end to end: manifest -> features -> heads (:mod:`.fit`) -> memory -> card.
+
+Version names come from :mod:`.model_versions`; evaluating a version is :mod:`.evaluate`.
 
 A training run lives in ``<models_dir>/<version>/``: ``train_state.pt`` while it runs (an
 interrupted run resumes from it), then ``heads.safetensors`` + ``card.json`` + ``training.png``
@@ -9,7 +11,6 @@ cached activations, see ``modalign.encoders.finetune``, and evaluation uses the 
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -21,24 +22,25 @@ import numpy as np
 
 from modalign.config import Settings
 from modalign.encoders import defaults
-from modalign.encoders.checkpoint import CARD_FILE, ModelCard, logit_temperature, save_checkpoint
+from modalign.encoders.checkpoint import ModelCard, logit_temperature, save_checkpoint
 from modalign.encoders.data import Sample, data_hash, samples_from_manifest
 from modalign.encoders.ensemble import HeadEnsemble, Heads
-from modalign.encoders.evaluate import EvalResult, HardQuery, evaluate_embeddings
-from modalign.encoders.extract import SplitFeatures
-from modalign.encoders.heads import AlignmentHeads
-from modalign.encoders.memory import MemorySpec, PairMemory
-from modalign.encoders.pipeline import FeatureSource
-from modalign.encoders.report import plot_training
-from modalign.encoders.tower_registry import image_cache_id, text_cache_id
-from modalign.encoders.towers import IMAGE_FEATURE_DIM
-from modalign.encoders.train import (
+from modalign.encoders.evaluate import EvalResult, evaluate_embeddings
+from modalign.encoders.features.extract import SplitFeatures
+from modalign.encoders.features.source import FeatureSource
+from modalign.encoders.fit import (
     EpochRecord,
     TrainConfig,
     TrainResult,
     tower_features,
     train_heads,
 )
+from modalign.encoders.heads import AlignmentHeads
+from modalign.encoders.memory import MemorySpec, PairMemory
+from modalign.encoders.model_versions import choose_version
+from modalign.encoders.report import plot_training
+from modalign.encoders.shared_towers import image_cache_id, text_cache_id
+from modalign.encoders.towers import IMAGE_FEATURE_DIM
 from modalign.encoders.tuned import (
     TOWER_FILE,
     TunedTower,
@@ -85,19 +87,6 @@ def split_samples(manifest: Path) -> dict[str, list[Sample]]:
         if len(by_split[name]) < 2:
             raise InvalidInputError(f"{manifest}: the {name} split needs at least 2 images")
     return by_split
-
-
-def _version_numbers(models_dir: Path) -> list[int]:
-    names = [p.name for p in models_dir.glob("v*") if p.is_dir()] if models_dir.exists() else []
-    return sorted(int(n[1:]) for n in names if re.fullmatch(r"v\d+", n))
-
-
-def choose_version(models_dir: Path) -> str:
-    """The latest unfinished run (to resume it), else the next free ``v<N>``."""
-    numbers = _version_numbers(models_dir)
-    if numbers and not (models_dir / f"v{numbers[-1]}" / CARD_FILE).exists():
-        return f"v{numbers[-1]}"
-    return f"v{(numbers[-1] if numbers else 0) + 1}"
 
 
 def head_embeddings(
@@ -297,59 +286,6 @@ def _tower_weights(
     return weights, TunedTower(directory / TOWER_FILE, weights_digest(weights), tuning.top_blocks)
 
 
-def ranks_file(directory: Path, split: str) -> Path:
-    """Where a model's exact ranks on a split are kept (for reports beside other models)."""
-    return directory / f"ranks-{split}.npz"
-
-
-def save_ranks(result: EvalResult, path: Path) -> None:
-    """Keep an evaluation's ranks (for reports that compare models)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(path, t2i=result.t2i_ranks, i2t=result.i2t_ranks,
-             sizes=np.asarray([result.images, result.captions]), model=np.asarray(result.model))
-
-
-def load_ranks(path: Path, split: str) -> EvalResult:
-    """An evaluation saved by ``save_ranks``."""
-    with np.load(path, allow_pickle=False) as data:
-        images, captions = (int(x) for x in data["sizes"])
-        return EvalResult(str(data["model"]), split, data["t2i"], data["i2t"], images, captions)
-
-
 def default_manifest(settings: Settings) -> Path:
     """The demo manifest under the data directory."""
     return settings.paths.demo_dir / "manifest.jsonl"
-
-
-@dataclass
-class ModelEvaluation:
-    """An evaluation with what a report shows beside the figures: the split's samples (in the
-    order of the ranks) and its worst text->image queries."""
-
-    result: EvalResult
-    samples: list[Sample]
-    worst: list[HardQuery]
-
-
-def evaluate_model(
-    settings: Settings,
-    manifest: Path,
-    split: str,
-    version: str | None = None,
-    sink: ProgressSink | None = None,
-    heads_only: bool = False,
-    worst: int = 0,
-) -> ModelEvaluation:
-    """Exact-rank evaluation of a model version on one split of ``manifest`` (``heads_only``:
-    without its pair memory), with its ``worst`` text->image queries."""
-    from modalign.encoders.evaluate import evaluate_encoder
-    from modalign.encoders.load import load_model, with_crop
-
-    encoder, tuned = load_model(settings, version, heads_only)
-    samples = samples_from_manifest(manifest, split)
-    if not samples:
-        raise InvalidInputError(f"{manifest}: no images in split {split!r}")
-    prepared = with_crop(settings, encoder.crop_to_content)
-    features = FeatureSource(prepared, sink, tuned=tuned).features(samples)
-    result, hard = evaluate_encoder(encoder, split, features, worst)
-    return ModelEvaluation(result, samples, hard)

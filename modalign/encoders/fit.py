@@ -32,7 +32,7 @@ from torch import nn
 from modalign.disk import write_atomic
 from modalign.encoders import defaults
 from modalign.encoders.ensemble import Heads
-from modalign.encoders.extract import SplitFeatures
+from modalign.encoders.features.extract import SplitFeatures
 from modalign.encoders.heads import AlignmentHeads, HeadSpec
 from modalign.encoders.loss import ClipLoss
 from modalign.encoders.metrics import image_to_text_ranks, rank_metrics, text_to_image_ranks
