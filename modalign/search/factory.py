@@ -22,7 +22,7 @@ def open_store(settings: Settings) -> VectorStore:
         return EdgeStore(settings.paths.store_dir, settings.store)
     from qdrant_client import QdrantClient
 
-    from modalign.search.client_store import ClientStore
+    from modalign.search.qdrant_client_store import ClientStore
 
     if settings.store.url:
         client = QdrantClient(url=settings.store.url, api_key=settings.store.api_key)

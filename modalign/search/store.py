@@ -3,7 +3,8 @@
 A store holds, per model version, an images and a captions collection (see
 :mod:`modalign.search.naming`) and one *active* version that queries use when no version is named.
 Two backends implement it: :mod:`modalign.search.edge_store` (qdrant-edge, in-process, the embedded
-default) and :mod:`modalign.search.client_store` (qdrant-client: a Qdrant server or local mode).
+default) and :mod:`modalign.search.qdrant_client_store` (qdrant-client: a Qdrant server, or local
+mode).
 ``tests/search/test_contract.py`` runs the same operations on both and compares the results.
 
 Contract, whatever the backend:

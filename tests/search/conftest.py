@@ -14,8 +14,8 @@ from qdrant_client import QdrantClient
 
 from modalign.config import StoreSettings
 from modalign.search import Kind, VectorStore
-from modalign.search.client_store import ClientStore
 from modalign.search.edge_store import EdgeStore
+from modalign.search.qdrant_client_store import ClientStore
 
 from .dataset import CAPTION_DIM, IMAGE_DIM, Dataset, make_dataset
 

@@ -8,8 +8,8 @@ import numpy as np
 
 from modalign.config import PathsSettings, Settings, StoreSettings
 from modalign.search import Kind, QueryParams, open_store
-from modalign.search.client_store import ClientStore
 from modalign.search.edge_store import EdgeStore
+from modalign.search.qdrant_client_store import ClientStore
 
 from .dataset import CAPTION_DIM, IMAGE_DIM, make_dataset
 

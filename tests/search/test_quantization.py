@@ -19,8 +19,8 @@ from qdrant_client import QdrantClient
 from modalign.config import StoreSettings, load_settings
 from modalign.errors import ConfigError, InvalidInputError
 from modalign.search import Kind, QueryParams, VectorStore
-from modalign.search.client_store import ClientStore
 from modalign.search.edge_store import EdgeStore
+from modalign.search.qdrant_client_store import ClientStore
 from modalign.search.quantization import check_kind
 
 from .conftest import BACKENDS, load

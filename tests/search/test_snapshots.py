@@ -18,9 +18,9 @@ from qdrant_client import QdrantClient
 from modalign.config import Settings, StoreSettings
 from modalign.errors import StoreError
 from modalign.search import Kind, QueryParams, VectorStore
-from modalign.search.client_store import ClientStore
 from modalign.search.factory import open_store
 from modalign.search.filters import Filter, Match
+from modalign.search.qdrant_client_store import ClientStore
 from modalign.search.schema import ImagePayload
 from modalign.search.store import PayloadUpdate
 

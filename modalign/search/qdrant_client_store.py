@@ -41,11 +41,11 @@ from modalign.config import StoreSettings
 from modalign.errors import InvalidInputError, NotFoundError, StoreError, TransientError
 from modalign.filecopy import copy_tree
 from modalign.search import checks
-from modalign.search.client_filters import to_client
 from modalign.search.edge_state import VersionSpec
 from modalign.search.filters import Filter
 from modalign.search.naming import Kind, alias_name, check_version, collection_name, version_of
 from modalign.search.pause import WritePause, pausable_write
+from modalign.search.qdrant_client_filters import to_client
 from modalign.search.quantization import QUANTILE, check_kind, check_unchanged
 from modalign.search.schema import FieldType, fields_of
 from modalign.search.store import (

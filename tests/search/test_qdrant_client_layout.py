@@ -8,7 +8,7 @@ from qdrant_client import QdrantClient
 
 from modalign.config import Settings, StoreSettings
 from modalign.search import Kind
-from modalign.search.client_store import ClientStore, cluster_layout
+from modalign.search.qdrant_client_store import ClientStore, cluster_layout
 
 
 def test_unset_layout_leaves_the_server_defaults() -> None:
