@@ -5,6 +5,7 @@ The backends (qdrant-edge, qdrant-client) are imported when a store is opened, n
 
 from __future__ import annotations
 
+from modalign.search.api import QueryOptions, SearchApi
 from modalign.search.client import QueryEncoder, SearchClient
 from modalign.search.connect import open_search_client
 from modalign.search.factory import open_store
@@ -50,9 +51,11 @@ __all__ = [
     "MatchAny",
     "PointIn",
     "QueryEncoder",
+    "QueryOptions",
     "QueryParams",
     "Range",
     "Record",
+    "SearchApi",
     "SearchClient",
     "VectorStore",
     "alias_name",

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, Unpack
 
 import numpy as np
 from PIL import Image
@@ -23,15 +23,15 @@ from PIL import Image
 from modalign.config import IngestSettings
 from modalign.errors import EncoderError, InvalidInputError, NotFoundError
 from modalign.images import decode_bytes, normalise
+from modalign.search.api import ImageInput, Options, QueryOptions, VectorInput
 from modalign.search.editing import CollectionEditor, DeleteOutcome, DeleteTarget, ListEdit
 from modalign.search.filters import Filter, Match, without
 from modalign.search.hydrate import AssetLookup
 from modalign.search.naming import Kind
 from modalign.search.results import AssetInfo, CaptionHit, ImageHit
-from modalign.search.store import Hit, QueryParams, VectorStore
+from modalign.search.store import Hit, VectorStore
 
 H = TypeVar("H", ImageHit, CaptionHit)
-ImageInput = Image.Image | Path | str
 
 
 class QueryEncoder(Protocol):
@@ -43,7 +43,8 @@ class QueryEncoder(Protocol):
 
 
 class SearchClient:
-    """The programmatic search API over a :class:`~modalign.search.store.VectorStore`."""
+    """The programmatic search API (:class:`~modalign.search.api.SearchApi`) over a
+    :class:`~modalign.search.store.VectorStore`."""
 
     def __init__(
         self,
@@ -65,67 +66,43 @@ class SearchClient:
         *,
         text: str | None = None,
         image: ImageInput | None = None,
-        vector: np.ndarray | Sequence[float] | None = None,
-        filter: Filter | None = None,
-        limit: int = 10,
-        offset: int = 0,
-        score_threshold: float | None = None,
-        ef: int | None = None,
-        exact: bool = False,
-        oversampling: float | None = None,
-        hydrate: bool = True,
+        vector: VectorInput | None = None,
+        **options: Unpack[QueryOptions],
     ) -> list[ImageHit]:
         """Images nearest to a text, an image or a vector (exactly one of them)."""
+        chosen = Options.of(options)
         query, version = self._query_vector(text, image, vector)
-        params = QueryParams(limit, offset, score_threshold, ef, exact, oversampling)
-        hits = self._store.query(Kind.IMAGES, query, filter=filter, params=params, version=version)
-        return self._finish([_image_hit(h) for h in hits], hydrate)
+        hits = self._store.query(
+            Kind.IMAGES, query, filter=chosen.filter, params=chosen.params(), version=version
+        )
+        return self._finish([_image_hit(h) for h in hits], chosen.hydrate)
 
     def search_captions(
         self,
         *,
         image: ImageInput | None = None,
         text: str | None = None,
-        vector: np.ndarray | Sequence[float] | None = None,
-        filter: Filter | None = None,
-        limit: int = 10,
-        offset: int = 0,
-        score_threshold: float | None = None,
-        ef: int | None = None,
-        exact: bool = False,
-        oversampling: float | None = None,
-        hydrate: bool = True,
+        vector: VectorInput | None = None,
+        **options: Unpack[QueryOptions],
     ) -> list[CaptionHit]:
         """Captions nearest to an image, a text or a vector (exactly one of them)."""
+        chosen = Options.of(options)
         query, version = self._query_vector(text, image, vector)
-        params = QueryParams(limit, offset, score_threshold, ef, exact, oversampling)
         hits = self._store.query(
-            Kind.CAPTIONS, query, filter=filter, params=params, version=version
+            Kind.CAPTIONS, query, filter=chosen.filter, params=chosen.params(), version=version
         )
-        return self._finish([_caption_hit(h) for h in hits], hydrate)
+        return self._finish([_caption_hit(h) for h in hits], chosen.hydrate)
 
-    def similar_images(
-        self,
-        asset_id: int,
-        *,
-        filter: Filter | None = None,
-        limit: int = 10,
-        offset: int = 0,
-        score_threshold: float | None = None,
-        ef: int | None = None,
-        exact: bool = False,
-        oversampling: float | None = None,
-        hydrate: bool = True,
-    ) -> list[ImageHit]:
+    def similar_images(self, asset_id: int, **options: Unpack[QueryOptions]) -> list[ImageHit]:
         """Images nearest to an indexed asset's image, the asset itself left out."""
+        chosen = Options.of(options)
         version = self._store.resolve(self._version)
         vector = self._stored_vector(asset_id, version)
-        combined = without(filter, Match(field="asset_id", value=asset_id))
-        params = QueryParams(limit, offset, score_threshold, ef, exact, oversampling)
+        combined = without(chosen.filter, Match(field="asset_id", value=asset_id))
         hits = self._store.query(
-            Kind.IMAGES, vector, filter=combined, params=params, version=version
+            Kind.IMAGES, vector, filter=combined, params=chosen.params(), version=version
         )
-        return self._finish([_image_hit(h) for h in hits], hydrate)
+        return self._finish([_image_hit(h) for h in hits], chosen.hydrate)
 
     # -- editing the collection --------------------------------------------------------------
 
@@ -173,8 +150,8 @@ class SearchClient:
         self,
         text: str | None,
         image: ImageInput | None,
-        vector: np.ndarray | Sequence[float] | None,
-    ) -> tuple[np.ndarray | Sequence[float], str | None]:
+        vector: VectorInput | None,
+    ) -> tuple[VectorInput, str | None]:
         given = [x for x in (text, image, vector) if x is not None]
         if len(given) != 1:
             raise InvalidInputError("give exactly one of text=, image= or vector=")

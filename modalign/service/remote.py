@@ -1,4 +1,5 @@
-"""RemoteSearchClient: the SearchClient interface over this service's HTTP API.
+"""RemoteSearchClient: the search interface (:class:`~modalign.search.api.SearchApi`) over this
+service's HTTP API.
 
 Same methods, same keyword arguments, same typed results (:class:`ImageHit`, :class:`CaptionHit`
 with :class:`AssetInfo`) as the embedded :class:`modalign.search.client.SearchClient`; errors come
@@ -16,9 +17,10 @@ import io
 import json
 import time
 from collections.abc import Sequence
+from dataclasses import fields
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 import httpx
 import numpy as np
@@ -31,11 +33,11 @@ from modalign.errors import (
     NotFoundError,
     TransientError,
 )
+from modalign.search.api import ImageInput, Options, QueryOptions, VectorInput
 from modalign.search.editing import DeleteOutcome, ListEdit
 from modalign.search.filters import Filter
 from modalign.search.results import AssetInfo, CaptionHit, CaptionInfo, ImageHit
 
-ImageInput = Image.Image | Path | str
 DEFAULT_TIMEOUT_S = 30.0
 JOB_POLL_S = 0.2
 DEFAULT_JOB_TIMEOUT_S = 600.0  # how long delete_assets waits for its job
@@ -66,19 +68,11 @@ class RemoteSearchClient:
         *,
         text: str | None = None,
         image: ImageInput | None = None,
-        vector: np.ndarray | Sequence[float] | None = None,
-        filter: Filter | None = None,
-        limit: int = 10,
-        offset: int = 0,
-        score_threshold: float | None = None,
-        ef: int | None = None,
-        exact: bool = False,
-        oversampling: float | None = None,
-        hydrate: bool = True,
+        vector: VectorInput | None = None,
+        **options: Unpack[QueryOptions],
     ) -> list[ImageHit]:
         """Images nearest to a text, an image or a vector (exactly one of them)."""
-        knobs = _knobs(filter, limit, offset, score_threshold, ef, exact, oversampling, hydrate)
-        body = self._query("/v1/search/images", text, image, vector, knobs)
+        body = self._query("/v1/search/images", text, image, vector, _knobs(options))
         return _IMAGE_HITS.validate_python(body["hits"])
 
     def search_captions(
@@ -86,37 +80,16 @@ class RemoteSearchClient:
         *,
         image: ImageInput | None = None,
         text: str | None = None,
-        vector: np.ndarray | Sequence[float] | None = None,
-        filter: Filter | None = None,
-        limit: int = 10,
-        offset: int = 0,
-        score_threshold: float | None = None,
-        ef: int | None = None,
-        exact: bool = False,
-        oversampling: float | None = None,
-        hydrate: bool = True,
+        vector: VectorInput | None = None,
+        **options: Unpack[QueryOptions],
     ) -> list[CaptionHit]:
         """Captions nearest to an image, a text or a vector (exactly one of them)."""
-        knobs = _knobs(filter, limit, offset, score_threshold, ef, exact, oversampling, hydrate)
-        body = self._query("/v1/search/captions", text, image, vector, knobs)
+        body = self._query("/v1/search/captions", text, image, vector, _knobs(options))
         return _CAPTION_HITS.validate_python(body["hits"])
 
-    def similar_images(
-        self,
-        asset_id: int,
-        *,
-        filter: Filter | None = None,
-        limit: int = 10,
-        offset: int = 0,
-        score_threshold: float | None = None,
-        ef: int | None = None,
-        exact: bool = False,
-        oversampling: float | None = None,
-        hydrate: bool = True,
-    ) -> list[ImageHit]:
+    def similar_images(self, asset_id: int, **options: Unpack[QueryOptions]) -> list[ImageHit]:
         """Images nearest to an indexed asset's image, the asset itself left out."""
-        knobs = _knobs(filter, limit, offset, score_threshold, ef, exact, oversampling, hydrate)
-        body = self._post("/v1/search/similar", json={"asset_id": asset_id, **knobs})
+        body = self._post("/v1/search/similar", json={"asset_id": asset_id, **_knobs(options)})
         return _IMAGE_HITS.validate_python(body["hits"])
 
     def delete_assets(
@@ -176,7 +149,7 @@ class RemoteSearchClient:
         path: str,
         text: str | None,
         image: ImageInput | None,
-        vector: np.ndarray | Sequence[float] | None,
+        vector: VectorInput | None,
         knobs: dict[str, Any],
     ) -> Any:
         if sum(x is not None for x in (text, image, vector)) != 1:
@@ -229,15 +202,12 @@ def _asset_info(body: dict[str, Any]) -> AssetInfo:
     )
 
 
-def _knobs(
-    flt: Filter | None, limit: int, offset: int, score_threshold: float | None, ef: int | None,
-    exact: bool, oversampling: float | None, hydrate: bool,
-) -> dict[str, Any]:
-    return {
-        "filter": flt.model_dump(mode="json") if flt else None,
-        "limit": limit, "offset": offset, "score_threshold": score_threshold, "ef": ef,
-        "exact": exact, "oversampling": oversampling, "hydrate": hydrate,
-    }
+def _knobs(options: QueryOptions) -> dict[str, Any]:
+    """The request fields of the options (every one, defaults filled in)."""
+    chosen = Options.of(options)
+    knobs = {field.name: getattr(chosen, field.name) for field in fields(chosen)}
+    knobs["filter"] = chosen.filter.model_dump(mode="json") if chosen.filter else None
+    return knobs
 
 
 def _form_value(value: Any) -> str:
@@ -248,7 +218,7 @@ def _form_value(value: Any) -> str:
     return str(value)
 
 
-def _floats(vector: np.ndarray | Sequence[float] | None) -> list[float]:
+def _floats(vector: VectorInput | None) -> list[float]:
     return [float(x) for x in np.asarray(vector, dtype=np.float64).ravel()]
 
 

@@ -13,6 +13,7 @@ import pytest
 from PIL import Image
 
 from modalign.errors import InvalidInputError, NotFoundError
+from modalign.search.api import SearchApi
 from modalign.search.client import SearchClient
 from modalign.search.filters import Filter, IsEmpty, Match, MatchAny, Range
 from modalign.search.hydrate import CatalogLookup
@@ -23,7 +24,7 @@ from modalign.service.state import ServiceState
 from .conftest import INDEXED_IMAGES
 from .helpers import TINY_DIM, LiveServer
 
-Client = SearchClient | RemoteSearchClient
+Client = SearchApi  # every test below runs against the Protocol, with each client
 
 
 def embedded(live: LiveServer) -> SearchClient:
