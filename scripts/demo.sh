@@ -33,7 +33,7 @@ $M evaluate --split test
 
 say "6/6 example searches"
 echo "-- text -> image: 'a red apple'"
-$M search "a red apple" --limit 5
+$M search "a red apple" --limit 3
 QUERY_IMAGE="$(.venv/bin/python -c "
 import json, sys
 for line in open('$DATA/demo/manifest.jsonl'):
