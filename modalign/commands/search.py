@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -35,6 +35,7 @@ class SearchArgs:
     threshold: float | None
     ef: int | None
     exact: bool
+    collapse: bool = False  # one hit per near-duplicate group
 
 
 def search(
@@ -59,12 +60,19 @@ def search(
     threshold: Annotated[float | None, typer.Option(help="Minimum cosine score.")] = None,
     ef: Annotated[int | None, typer.Option(min=1, help="HNSW beam width for this query.")] = None,
     exact: Annotated[bool, typer.Option("--exact", help="Exact search (no HNSW).")] = False,
+    collapse: Annotated[
+        bool,
+        typer.Option(
+            "--collapse-duplicates", help="One image (the best hit) per near-duplicate group."
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """Search images by text (or by --image, or --like an asset); --captions for captions."""
     settings = settings_of(ctx)
     args = SearchArgs(
-        query or None, image, like, captions, filters or [], limit, offset, threshold, ef, exact
+        query or None, image, like, captions, filters or [], limit, offset, threshold, ef, exact,
+        collapse,
     )
     try:
         hits = run_search(settings, args)
@@ -87,6 +95,8 @@ def run_search(settings: Settings, args: SearchArgs) -> list[ImageHit] | list[Ca
         raise ModalignError("give a query text, --image PATH or --like ASSET_ID (exactly one)")
     if args.like is not None and args.captions:
         raise ModalignError("--like searches images; it cannot be combined with --captions")
+    if args.collapse and args.captions:
+        raise ModalignError("--collapse-duplicates groups images; it does not apply to --captions")
     kind = Kind.CAPTIONS if args.captions else Kind.IMAGES
     flt = parse_filter_args(args.filters, fields_of(kind))
     store = open_store(settings)
@@ -108,17 +118,16 @@ def _query(
             score_threshold=args.threshold,
             ef=args.ef,
             exact=args.exact,
+            collapse_duplicates=args.collapse,
         )
-    search_fn = client.search_captions if args.captions else client.search_images
-    return search_fn(
-        text=args.text,
-        image=args.image,
-        filter=flt,
-        limit=args.limit,
-        offset=args.offset,
-        score_threshold=args.threshold,
-        ef=args.ef,
-        exact=args.exact,
+    knobs: dict[str, Any] = {
+        "filter": flt, "limit": args.limit, "offset": args.offset,
+        "score_threshold": args.threshold, "ef": args.ef, "exact": args.exact,
+    }
+    if args.captions:
+        return client.search_captions(text=args.text, image=args.image, **knobs)
+    return client.search_images(
+        text=args.text, image=args.image, collapse_duplicates=args.collapse, **knobs
     )
 
 

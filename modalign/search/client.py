@@ -6,6 +6,13 @@ model version: the client's ``version`` if given, else the encoder's ``version``
 encoded queries (its vectors live in that version's space), else the store's active version.
 Hits are hydrated with catalog metadata through an :class:`~modalign.search.hydrate.AssetLookup`:
 one lookup per call for all hits.
+
+``collapse_duplicates=True`` on an image search keeps one hit, the best-scoring, of each
+near-duplicate group (groups from a :class:`~modalign.search.hydrate.GroupLookup`, the catalog's
+relations in the searched version). It asks the store for more hits than wanted
+(``COLLAPSE_FETCH`` times offset + limit, then more while groups ate them, up to
+``COLLAPSE_MAX``), so that ``limit`` hits remain where the collection has them; ``offset``
+counts collapsed hits.
 """
 
 from __future__ import annotations
@@ -23,13 +30,15 @@ from modalign.errors import EncoderError, InvalidInputError, NotFoundError
 from modalign.images import decode_bytes, normalise
 from modalign.search.editing import CollectionEditor, DeleteOutcome, DeleteTarget, ListEdit
 from modalign.search.filters import Filter, Match, without
-from modalign.search.hydrate import AssetLookup
+from modalign.search.hydrate import AssetLookup, GroupLookup
 from modalign.search.naming import Kind
 from modalign.search.results import AssetInfo, CaptionHit, ImageHit
 from modalign.search.store import Hit, QueryParams, VectorStore
 
 H = TypeVar("H", ImageHit, CaptionHit)
 ImageInput = Image.Image | Path | str
+COLLAPSE_FETCH = 3  # hits asked for per hit wanted, when collapsing near-duplicate groups
+COLLAPSE_MAX = 2_000  # the most hits one collapsed search asks the store for
 
 
 class QueryEncoder(Protocol):
@@ -51,12 +60,16 @@ class SearchClient:
         assets: AssetLookup | None = None,
         version: str | None = None,
         editor: CollectionEditor | None = None,
+        groups: GroupLookup | None = None,
     ) -> None:
         self._store = store
         self._encoder = encoder
         self._assets = assets
         self._version = version
         self._editor = editor
+        if groups is None and isinstance(assets, GroupLookup):
+            groups = assets
+        self._groups = groups
 
     def search_images(
         self,
@@ -71,11 +84,13 @@ class SearchClient:
         ef: int | None = None,
         exact: bool = False,
         hydrate: bool = True,
+        collapse_duplicates: bool = False,
     ) -> list[ImageHit]:
-        """Images nearest to a text, an image or a vector (exactly one of them)."""
+        """Images nearest to a text, an image or a vector (exactly one of them); one per
+        near-duplicate group with ``collapse_duplicates`` (see the module docstring)."""
         query, version = self._query_vector(text, image, vector)
         params = QueryParams(limit, offset, score_threshold, ef, exact)
-        hits = self._store.query(Kind.IMAGES, query, filter=filter, params=params, version=version)
+        hits = self._image_query(query, filter, params, version, collapse_duplicates)
         return self._finish([_image_hit(h) for h in hits], hydrate)
 
     def search_captions(
@@ -111,15 +126,15 @@ class SearchClient:
         ef: int | None = None,
         exact: bool = False,
         hydrate: bool = True,
+        collapse_duplicates: bool = False,
     ) -> list[ImageHit]:
-        """Images nearest to an indexed asset's image, the asset itself left out."""
+        """Images nearest to an indexed asset's image, the asset itself left out; one per
+        near-duplicate group with ``collapse_duplicates`` (see the module docstring)."""
         version = self._store.resolve(self._version)
         vector = self._stored_vector(asset_id, version)
         combined = without(filter, Match(field="asset_id", value=asset_id))
         params = QueryParams(limit, offset, score_threshold, ef, exact)
-        hits = self._store.query(
-            Kind.IMAGES, vector, filter=combined, params=params, version=version
-        )
+        hits = self._image_query(vector, combined, params, version, collapse_duplicates)
         return self._finish([_image_hit(h) for h in hits], hydrate)
 
     # -- editing the collection --------------------------------------------------------------
@@ -158,6 +173,48 @@ class SearchClient:
         )
 
     # -- internals ---------------------------------------------------------------------------
+
+    def _image_query(
+        self,
+        vector: np.ndarray | Sequence[float],
+        filter: Filter | None,
+        params: QueryParams,
+        version: str | None,
+        collapse: bool,
+    ) -> list[Hit]:
+        if not collapse:
+            return self._store.query(
+                Kind.IMAGES, vector, filter=filter, params=params, version=version
+            )
+        resolved = self._store.resolve(version)
+        wanted = params.offset + params.limit
+        fetch = min(wanted * COLLAPSE_FETCH, COLLAPSE_MAX)
+        while True:
+            asked = replace(params, limit=fetch, offset=0)
+            hits = self._store.query(
+                Kind.IMAGES, vector, filter=filter, params=asked, version=resolved
+            )
+            kept = self._one_per_group(hits, resolved)
+            if len(kept) >= wanted or len(hits) < fetch or fetch >= COLLAPSE_MAX:
+                return kept[params.offset : wanted]
+            fetch = min(fetch * COLLAPSE_FETCH, COLLAPSE_MAX)
+
+    def _one_per_group(self, hits: list[Hit], version: str) -> list[Hit]:
+        """The best-scoring hit of each near-duplicate group (hits come best first)."""
+        if self._groups is None:
+            raise InvalidInputError(
+                "collapsing near-duplicates needs the catalog: pass assets= or groups="
+            )
+        ids = [int(h.payload.get("asset_id", -1)) for h in hits]
+        groups = self._groups.groups(list(dict.fromkeys(ids)), version)
+        seen: set[int] = set()
+        kept: list[Hit] = []
+        for hit, asset_id in zip(hits, ids, strict=True):
+            key = groups.get(asset_id, asset_id)
+            if key not in seen:
+                seen.add(key)
+                kept.append(hit)
+        return kept
 
     def _need_editor(self) -> CollectionEditor:
         if self._editor is None:

@@ -74,9 +74,12 @@ class RemoteSearchClient:
         ef: int | None = None,
         exact: bool = False,
         hydrate: bool = True,
+        collapse_duplicates: bool = False,
     ) -> list[ImageHit]:
-        """Images nearest to a text, an image or a vector (exactly one of them)."""
+        """Images nearest to a text, an image or a vector (exactly one of them); one per
+        near-duplicate group with ``collapse_duplicates``."""
         knobs = _knobs(filter, limit, offset, score_threshold, ef, exact, hydrate)
+        knobs["collapse_duplicates"] = collapse_duplicates
         body = self._query("/v1/search/images", text, image, vector, knobs)
         return _IMAGE_HITS.validate_python(body["hits"])
 
@@ -110,9 +113,12 @@ class RemoteSearchClient:
         ef: int | None = None,
         exact: bool = False,
         hydrate: bool = True,
+        collapse_duplicates: bool = False,
     ) -> list[ImageHit]:
-        """Images nearest to an indexed asset's image, the asset itself left out."""
+        """Images nearest to an indexed asset's image, the asset itself left out; one per
+        near-duplicate group with ``collapse_duplicates``."""
         knobs = _knobs(filter, limit, offset, score_threshold, ef, exact, hydrate)
+        knobs["collapse_duplicates"] = collapse_duplicates
         body = self._post("/v1/search/similar", json={"asset_id": asset_id, **knobs})
         return _IMAGE_HITS.validate_python(body["hits"])
 

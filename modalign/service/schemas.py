@@ -52,6 +52,9 @@ class QueryKnobs(BaseModel):
     ef: int | None = Field(None, ge=8, le=4_096, description="HNSW beam width for this query.")
     exact: bool = Field(False, description="Brute-force search instead of HNSW.")
     hydrate: bool = Field(True, description="Attach each hit's catalog metadata and captions.")
+    collapse_duplicates: bool = Field(
+        False, description="Image searches: one hit, the best, per near-duplicate group."
+    )
 
 
 class QueryBody(QueryKnobs):
@@ -108,6 +111,7 @@ class UploadForm(BaseModel):
     ef: int | None = Field(None, ge=8, le=4_096)
     exact: bool = False
     hydrate: bool = True
+    collapse_duplicates: bool = False
     filter: str | None = Field(None, description="The filter as a JSON string.")
 
 
@@ -457,3 +461,34 @@ class CaptionHits(BaseModel):
     }]}]})
 
     hits: list[CaptionHit]
+
+
+class DuplicatePairView(BaseModel):
+    """A recorded relation: ``asset_id`` is a near-duplicate of ``original_asset_id``."""
+
+    asset_id: int
+    original_asset_id: int
+    cosine: float
+
+
+class DuplicateGroupView(BaseModel):
+    """Assets tied by recorded near-duplicate pairs (smallest id first)."""
+
+    asset_ids: list[int]
+    pairs: list[DuplicatePairView]
+
+
+class DuplicatesView(BaseModel):
+    """The near-duplicate groups recorded at ingestion in one model version, largest first."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "version": "v1", "dataset": None, "threshold": None,
+        "groups": [{"asset_ids": [3, 9], "pairs": [
+            {"asset_id": 9, "original_asset_id": 3, "cosine": 0.971}
+        ]}],
+    }]})
+
+    version: str
+    dataset: str | None
+    threshold: float | None
+    groups: list[DuplicateGroupView]

@@ -3,17 +3,20 @@ re-runs and retries, dropped with a deleted asset, and collapsed in search; on b
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
 from sqlalchemy import delete, select, update
+from typer.testing import CliRunner, Result
 
 from modalign.catalog import repo
 from modalign.catalog.db import make_engine, make_session_factory, session_scope
 from modalign.catalog.migrate import upgrade
 from modalign.catalog.models import AssetEmbedding, JobItem, NearDuplicate
+from modalign.cli import app
 from modalign.config import Settings, load_settings
 from modalign.errors import ConfigError, InvalidInputError
 from modalign.ingest.check import check
@@ -218,3 +221,34 @@ def test_a_threshold_out_of_range_is_refused(
     sessions = make_session_factory(make_engine(sqlite_url))
     with pytest.raises(InvalidInputError, match=r"out of range: give a cosine in \(0, 1\]"):
         list_duplicates(sessions, threshold=float(value))
+
+
+def test_cli_lists_groups_and_collapses_search(
+    tmp_path: Path, shared_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = tmp_path / "data"
+    settings = make_settings(data, f"sqlite:///{(data / 'catalog.db').resolve()}", shared_cache)
+    upgrade(settings.database_url)
+    register_tiny_model(settings, TINY_MODEL)
+    monkeypatch.setenv("MODALIGN_INGEST__NEAR_DUPLICATE_THRESHOLD", str(THRESHOLD))
+    folder = write_scenes(tmp_path / "one", {**FIRST, **LATER})
+    _cli(data, "ingest", str(folder), "--dataset", "one")
+    listing = json.loads(_cli(data, "duplicates", "--json").stdout)
+    assert [len(g["asset_ids"]) for g in listing["groups"]] == [3, 2]
+    assert listing["version"] == TINY_MODEL and listing["threshold"] is None
+    assert "2 near-duplicate groups, 5 images" in _cli(data, "duplicates").stdout
+    assert json.loads(_cli(data, "duplicates", "--json", "--threshold", "1").stdout)["groups"] == []
+    bad = _cli(data, "duplicates", "--threshold", "1.5", code=1)
+    assert "near-duplicate threshold 1.5 is out of range: give a cosine in (0, 1]" in bad.stderr
+    a = listing["groups"][0]["asset_ids"][0]
+    hits = json.loads(_cli(data, "search", "--like", str(a), "--collapse-duplicates",
+                           "--json").stdout)
+    assert len(hits) == 3  # a's copies as one hit, b's group as one, c
+    bad = _cli(data, "search", "x", "--captions", "--collapse-duplicates", code=1)
+    assert "does not apply to --captions" in bad.stderr
+
+
+def _cli(data: Path, *args: str, code: int = 0) -> Result:
+    result = CliRunner().invoke(app, ["--data-dir", str(data), *args])
+    assert result.exit_code == code, result.output
+    return result
