@@ -17,9 +17,9 @@ if TYPE_CHECKING:
 
 HELP = (
     "List near-duplicate groups: images tied by the pairs recorded at ingestion (an image within "
-    "ingest.near_duplicate_threshold of its nearest indexed one). Recorded pairs only: "
-    "--threshold can be stricter than the ingestion threshold (pairs below it are dropped), "
-    "never looser."
+    "ingest.near_duplicate_threshold of its nearest indexed one). Recorded pairs only: a "
+    "--threshold stricter than the one in force at ingestion drops the pairs below it; a looser "
+    "one finds nothing more."
 )
 
 
@@ -42,6 +42,12 @@ def duplicates(
     from modalign.search.hydrate import CatalogLookup
 
     runner = _runner(ctx)
+    recorded_at = runner.settings.ingest.near_duplicate_threshold
+    if threshold is not None and threshold < recorded_at:
+        typer.secho(
+            f"note: pairs below ingest.near_duplicate_threshold ({recorded_at}) are not recorded; "
+            "the listing holds recorded pairs only", err=True,
+        )
     try:
         listing = list_duplicates(
             runner.readers, version=version, dataset=dataset, threshold=threshold
