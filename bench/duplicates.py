@@ -17,7 +17,13 @@ own. Pairs of entries sharing a group are the positives. One run:
 3. scores the *detected pairs*, every two images in one detected group, against the positives:
    precision = detected pairs that are positives / detected pairs, recall = positives detected /
    positives. ``edge_precision`` is the share of recorded relations themselves that tie two
-   images of one known group.
+   images of one known group; ``f1`` their harmonic mean of precision and recall. The same at
+   the default threshold within each ``source`` of the manifest (``by_source``: pairs and
+   relations whose two images both come from it).
+
+The known groups are a lower bound of the true ones: they tie skin-tone variants only, so two
+drawings of openclipart that differ only in colour, or two emoji that look alike, count against
+precision when detected.
 
 The model is a trained checkpoint (``--model``: a directory written by ``modalign train``); a
 random model means nothing here. Prints a table, then one JSON object as the last line. Run with
@@ -44,7 +50,7 @@ from typing import Any
 from modalign.config import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
-THRESHOLDS = "0.80,0.85,0.88,0.90,0.92,0.94,0.96,0.98"
+THRESHOLDS = "0.80,0.85,0.90,0.93,0.95,0.96,0.97,0.98,0.99"
 log = logging.getLogger("bench.duplicates")
 
 
@@ -171,14 +177,15 @@ def relations(settings: Settings, version: str) -> list[tuple[str, str, float]]:
         engine.dispose()
 
 
-def known_groups(manifest: Path) -> dict[str, str]:
-    """Image path -> its manifest group (an entry without one is its own)."""
-    groups = {}
+def known_groups(manifest: Path) -> tuple[dict[str, str], dict[str, str]]:
+    """Image path -> its manifest group (an entry without one is its own), and -> its source."""
+    groups, sources = {}, {}
     for line in manifest.read_text().splitlines():
         entry = json.loads(line)
         path = str((manifest.parent / entry["path"]).resolve())
         groups[path] = entry.get("group") or entry["path"]
-    return groups
+        sources[path] = str(entry.get("source", ""))
+    return groups, sources
 
 
 def pairs_of(groups: Iterable[Sequence[str]]) -> set[frozenset[str]]:
@@ -215,13 +222,27 @@ def score(
     detected = pairs_of(components(edges))
     hits = len(detected & positives)
     good_edges = sum(known.get(a) == known.get(b) for a, b in edges)
+    precision = hits / len(detected) if detected else 1.0
+    recall = hits / len(positives) if positives else 1.0
     return {
         "threshold": threshold, "relations": len(edges), "detected_pairs": len(detected),
-        "positives": len(positives),
-        "precision": hits / len(detected) if detected else 1.0,
-        "recall": hits / len(positives) if positives else 1.0,
+        "positives": len(positives), "precision": precision, "recall": recall,
+        "f1": 2 * precision * recall / (precision + recall) if precision + recall else 0.0,
         "edge_precision": good_edges / len(edges) if edges else 1.0,
     }
+
+
+def by_source(
+    recorded: list[tuple[str, str, float]], known: dict[str, str], sources: dict[str, str],
+    threshold: float,
+) -> dict[str, dict[str, Any]]:
+    """:func:`score` within each source (relations and entries of that source only)."""
+    found = {}
+    for source in sorted(set(sources.values())):
+        mine = {p: g for p, g in known.items() if sources[p] == source}
+        inside = [r for r in recorded if r[0] in mine and r[1] in mine]
+        found[source] = score(inside, mine, threshold)
+    return found
 
 
 def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
@@ -245,7 +266,7 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     best = {m: max(rs, key=lambda r: r["items_per_s"]) for m, rs in runs.items()}
     on = best["link"]
     recorded = relations(on["settings"], on["version"])
-    known = known_groups(manifest)
+    known, sources = known_groups(manifest)
     return {
         "items": on["items"], "model": on["version"], "default_threshold": default,
         "off_items_per_s": best["off"]["items_per_s"], "on_items_per_s": on["items_per_s"],
@@ -254,6 +275,7 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         "on_stage_seconds": on["stage_seconds"], "off_stage_seconds": best["off"]["stage_seconds"],
         "sweep": [score(recorded, known, t) for t in sweep],
         "at_default": score(recorded, known, default),
+        "by_source": by_source(recorded, known, sources, default),
     }
 
 
@@ -262,12 +284,15 @@ def print_table(result: dict[str, Any]) -> None:
           f"off {result['off_items_per_s']:.1f} items/s, on {result['on_items_per_s']:.1f} "
           f"items/s, ratio {result['throughput_ratio']:.3f} "
           f"(detection {result['near_duplicate_seconds']:.1f} s)")
-    print(f"{'threshold':>9} {'relations':>9} {'pairs':>7} {'precision':>9} {'recall':>7} "
-          f"{'edge prec':>9}")
-    for row in result["sweep"]:
-        mark = "  <- default" if row["threshold"] == result["default_threshold"] else ""
-        print(f"{row['threshold']:>9.2f} {row['relations']:>9} {row['detected_pairs']:>7} "
-              f"{row['precision']:>9.3f} {row['recall']:>7.3f} {row['edge_precision']:>9.3f}{mark}")
+    print(f"{'threshold':>20} {'relations':>9} {'pairs':>7} {'precision':>9} {'recall':>7} "
+          f"{'f1':>6} {'edge prec':>9}")
+    rows = [(f"{r['threshold']:.2f}", r) for r in result["sweep"]]
+    rows += [(f"{name} @default", r) for name, r in result["by_source"].items()]
+    for label, row in rows:
+        mark = "  <- default" if row is result["sweep_default"] else ""
+        print(f"{label:>20} {row['relations']:>9} {row['detected_pairs']:>7} "
+              f"{row['precision']:>9.3f} {row['recall']:>7.3f} {row['f1']:>6.3f} "
+              f"{row['edge_precision']:>9.3f}{mark}")
 
 
 def main() -> None:
@@ -282,10 +307,14 @@ def main() -> None:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
     result["wall_seconds"] = round(time.perf_counter() - started, 1)
+    result["sweep_default"] = next(
+        r for r in result["sweep"] if r["threshold"] == result["default_threshold"]
+    )
     print_table(result)
     for name in ("on_stage_seconds", "off_stage_seconds"):
         print(f"{name}: {result[name]}", file=sys.stderr)
-    print(json.dumps({k: v for k, v in result.items() if k != "sweep"} | {
+    hidden = ("sweep", "sweep_default")
+    print(json.dumps({k: v for k, v in result.items() if k not in hidden} | {
         "sweep": [{k: round(v, 4) if isinstance(v, float) else v for k, v in r.items()}
                   for r in result["sweep"]],
     }))

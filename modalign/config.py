@@ -195,7 +195,7 @@ class IngestSettings(Section):
         "near-duplicate; skip: not indexed, its item skipped naming the original.",
     )
     near_duplicate_threshold: float = Field(
-        0.95, gt=0.0, le=1.0,
+        0.97, gt=0.0, le=1.0,
         description="Cosine of two images' embeddings at or above which they are "
         "near-duplicates, in (0, 1].",
     )

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
@@ -59,7 +60,7 @@ class Original:
 class Policy:
     """How a batch treats near-duplicates (from ``ingest.near_duplicates`` and its threshold)."""
 
-    mode: str = "off"
+    mode: Literal["off", "link", "skip"] = "off"
     threshold: float = 1.0
 
     @classmethod

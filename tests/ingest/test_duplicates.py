@@ -23,6 +23,8 @@ from modalign.ingest.check import check
 from modalign.ingest.deletes import create_delete_job, plan_delete
 from modalign.ingest.dispatch import InProcessDispatcher
 from modalign.ingest.jobs import resume
+from modalign.ingest.plan import plan_job
+from modalign.ingest.reindex import reindex_job
 from modalign.ingest.resources import IngestResources, open_resources
 from modalign.search.client import SearchClient
 from modalign.search.duplicates import list_duplicates
@@ -216,7 +218,7 @@ def test_a_threshold_out_of_range_is_refused(
     value: str, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("MODALIGN_INGEST__NEAR_DUPLICATE_THRESHOLD", value)
-    with pytest.raises(ConfigError, match="near_duplicate_threshold"):
+    with pytest.raises(ConfigError, match="MODALIGN_INGEST__NEAR_DUPLICATE_THRESHOLD: Input"):
         load_settings()
     sessions = make_session_factory(make_engine(sqlite_url))
     with pytest.raises(InvalidInputError, match=r"out of range: give a cosine in \(0, 1\]"):
@@ -252,3 +254,23 @@ def _cli(data: Path, *args: str, code: int = 0) -> Result:
     result = CliRunner().invoke(app, ["--data-dir", str(data), *args])
     assert result.exit_code == code, result.output
     return result
+
+
+def test_skip_links_what_the_catalog_holds_when_reindexing(make: Make, tmp_path: Path) -> None:
+    first = make("off")
+    ingest(first, write_scenes(tmp_path / "one", {"a": (0, 0), "a_copy": (0, 1)}), "one")
+    register_tiny_model(first.settings, "tiny-v2", activate=False)
+    first.close()  # the same catalog and store, now under skip
+    ingest_settings = first.settings.ingest.model_copy(update={"near_duplicates": "skip"})
+    res = open_resources(first.settings.model_copy(update={"ingest": ingest_settings}),
+                         shared=False)
+    try:
+        job_id = reindex_job(res.sessions, "tiny-v2")
+        plan_job(res.settings, res.sessions, job_id)
+        assert run_job(res, job_id).done == 2
+        with res.store.use() as store:  # no catalogued image loses its points: linked instead
+            assert store.count(Kind.IMAGES, version="tiny-v2") == 2
+        ids = asset_ids(res)
+        assert _relations(res) == {(ids["a_copy"], ids["a"], ids["a"])}
+    finally:
+        res.close()
