@@ -12,7 +12,18 @@ from typing import Annotated
 
 import typer
 
-from modalign.commands import assets, backup, data, db, fail, ingest, search, serve, train
+from modalign.commands import (
+    assets,
+    backup,
+    data,
+    db,
+    duplicates,
+    fail,
+    ingest,
+    search,
+    serve,
+    train,
+)
 from modalign.commands.console import configure_logging, quiet_third_parties
 from modalign.config import PathsSettings, load_settings
 from modalign.errors import ConfigError
@@ -48,7 +59,7 @@ def root(
     ctx.obj = settings
 
 
-for module in (data, db, train, search, ingest, assets, serve, backup):
+for module in (data, db, train, search, ingest, assets, duplicates, serve, backup):
     module.register(app)
 
 

@@ -205,6 +205,17 @@ class IngestSettings(Section):
         10.0, gt=0,
         description="How often the process running a job renews its lease (under lease_seconds).",
     )
+    near_duplicates: Literal["off", "link", "skip"] = Field(
+        "link",
+        description="A new image within near_duplicate_threshold of one already indexed (or of "
+        "an earlier one of its batch): off: not looked for; link: indexed and recorded as its "
+        "near-duplicate; skip: not indexed, its item skipped naming the original.",
+    )
+    near_duplicate_threshold: float = Field(
+        0.97, gt=0.0, le=1.0,
+        description="Cosine of two images' embeddings at or above which they are "
+        "near-duplicates, in (0, 1].",
+    )
 
     @model_validator(mode="after")
     def _heartbeat_within_lease(self) -> IngestSettings:

@@ -17,6 +17,7 @@ from sqlalchemy import (
     CheckConstraint,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -291,3 +292,28 @@ class JobItem(Base):
     error: Mapped[str | None] = mapped_column(Text)
     asset_id: Mapped[int | None] = mapped_column(ForeignKey("assets.id", ondelete="SET NULL"))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class NearDuplicate(Base):
+    """An asset found, when ingested into a model version, within the near-duplicate cosine of
+    an asset already there (``original_asset_id``, its nearest). ``group_asset_id`` is the first
+    asset of the group the original belongs to (the original itself when it has no original of
+    its own), so the assets sharing one form a group. Every row naming a deleted asset goes
+    with it (foreign keys cascade both ways)."""
+
+    __tablename__ = "near_duplicates"
+
+    asset_id: Mapped[int] = mapped_column(
+        ForeignKey("assets.id", ondelete="CASCADE"), primary_key=True
+    )
+    model_version_id: Mapped[int] = mapped_column(
+        ForeignKey("model_versions.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    original_asset_id: Mapped[int] = mapped_column(
+        ForeignKey("assets.id", ondelete="CASCADE"), index=True
+    )
+    group_asset_id: Mapped[int] = mapped_column(
+        ForeignKey("assets.id", ondelete="CASCADE"), index=True
+    )
+    cosine: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

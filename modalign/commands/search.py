@@ -15,6 +15,7 @@ from modalign.config import Settings
 from modalign.errors import ModalignError
 
 if TYPE_CHECKING:
+    from modalign.search.api import QueryOptions
     from modalign.search.client import SearchClient
     from modalign.search.filters import Filter
     from modalign.search.results import CaptionHit, ImageHit
@@ -36,6 +37,7 @@ class SearchArgs:
     ef: int | None
     exact: bool
     oversampling: float | None = None
+    collapse: bool = False  # one hit per near-duplicate group
 
 
 def search(
@@ -64,6 +66,12 @@ def search(
         float | None,
         typer.Option(help="Quantized collections: rescore limit x this many candidates (1-16)."),
     ] = None,
+    collapse: Annotated[
+        bool,
+        typer.Option(
+            "--collapse-duplicates", help="One image (the best hit) per near-duplicate group."
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
     open_hit: Annotated[int | None, typer.Option(
         "--open", min=1, metavar="N",
@@ -74,7 +82,7 @@ def search(
     settings = settings_of(ctx)
     args = SearchArgs(
         query or None, image, like, captions, filters or [], limit, offset, threshold, ef, exact,
-        oversampling,
+        oversampling, collapse,
     )
     try:
         hits = run_search(settings, args)
@@ -99,6 +107,8 @@ def run_search(settings: Settings, args: SearchArgs) -> list[ImageHit] | list[Ca
         raise ModalignError("give a query text, --image PATH or --like ASSET_ID (exactly one)")
     if args.like is not None and args.captions:
         raise ModalignError("--like searches images; it cannot be combined with --captions")
+    if args.collapse and args.captions:
+        raise ModalignError("--collapse-duplicates groups images; it does not apply to --captions")
     kind = Kind.CAPTIONS if args.captions else Kind.IMAGES
     flt = parse_filter_args(args.filters, fields_of(kind))
     store = open_store(settings)
@@ -111,29 +121,16 @@ def run_search(settings: Settings, args: SearchArgs) -> list[ImageHit] | list[Ca
 def _query(
     client: SearchClient, flt: Filter | None, args: SearchArgs
 ) -> list[ImageHit] | list[CaptionHit]:
+    options: QueryOptions = {
+        "filter": flt, "limit": args.limit, "offset": args.offset,
+        "score_threshold": args.threshold, "ef": args.ef, "exact": args.exact,
+        "oversampling": args.oversampling, "collapse_duplicates": args.collapse,
+    }
     if args.like is not None:
-        return client.similar_images(
-            args.like,
-            filter=flt,
-            limit=args.limit,
-            offset=args.offset,
-            score_threshold=args.threshold,
-            ef=args.ef,
-            exact=args.exact,
-            oversampling=args.oversampling,
-        )
-    search_fn = client.search_captions if args.captions else client.search_images
-    return search_fn(
-        text=args.text,
-        image=args.image,
-        filter=flt,
-        limit=args.limit,
-        offset=args.offset,
-        score_threshold=args.threshold,
-        ef=args.ef,
-        exact=args.exact,
-        oversampling=args.oversampling,
-    )
+        return client.similar_images(args.like, **options)
+    if args.captions:
+        return client.search_captions(text=args.text, image=args.image, **options)
+    return client.search_images(text=args.text, image=args.image, **options)
 
 
 def _client(settings: Settings, store: VectorStore, *, needs_encoder: bool) -> SearchClient:

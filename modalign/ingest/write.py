@@ -1,9 +1,13 @@
 """The writer stage: assets and captions, then points, then the batch's outcome.
 
+0. New images near-duplicating an indexed one or an earlier one of the batch are found in the
+   store (:mod:`~modalign.ingest.duplicates`; no transaction open); under ``skip`` those new to
+   the catalog are left out here, their items skipped in step 3.
 1. One short transaction upserts the assets, their memberships (dataset and file of each item,
-   with what it offered: :mod:`~modalign.catalog.repo.members`) and captions (their ids, datasets
-   and caption positions go into the payloads). The new captions of an asset already embedded in
-   the version are not recorded yet, only given the positions they will have.
+   with what it offered: :mod:`~modalign.catalog.repo.members`), their near-duplicate relations
+   and captions (their ids, datasets and caption positions go into the payloads). The new
+   captions of an asset already embedded in the version are not recorded yet, only given the
+   positions they will have.
 2. Both collections are upserted, durable when the call returns, with no transaction open: a
    store flush takes a third of a second, and on SQLite every transaction holds the database's
    write lock, so holding one across the upsert would stall every other reader and writer.
@@ -41,6 +45,14 @@ from modalign.catalog.db import session_scope
 from modalign.catalog.models import Asset, ItemStatus
 from modalign.config import PathsSettings
 from modalign.faults import fault_point
+from modalign.ingest.duplicates import (
+    Original,
+    Policy,
+    find_near_duplicates,
+    relation_rows,
+    skip_reason,
+    skippable,
+)
 from modalign.ingest.payloads import (
     caption_payload,
     catalog_payloads,
@@ -98,6 +110,7 @@ class Recorded:
     relabelled: set[int] = field(default_factory=set)  # the candidates whose points were stale
     retracted: list[str] = field(default_factory=list)  # caption points of retracted captions
     later: dict[int, list[str]] = field(default_factory=dict)  # captions recorded in step 3
+    skipped: dict[str, str] = field(default_factory=dict)  # near-duplicates left out: reasons
 
     @property
     def points(self) -> int:
@@ -114,11 +127,21 @@ def write_batch(
 ) -> WriteOutcome:
     """Record the batch (see the module docstring and :mod:`~modalign.ingest.removals` for its
     removal items); returns what changed. The store part (with any wait for the writer lock) is
-    timed as ``upsert`` on ``timer``."""
+    timed as ``upsert`` on ``timer``, the near-duplicate search as ``near_duplicates``."""
     good = [w for w in works if w.error is None]
+    policy = Policy.of(res.settings.ingest)
+    with (timer or StageTimer()).stage("near_duplicates"):
+        originals = _near_duplicates(res, target, good, policy)
+    left_out = {w.content_hash for w in good if w.content_hash in originals
+                and skippable(w, policy)}
     with session_scope(res.sessions) as session:
         _drop_images_embedded_meanwhile(session, target, good)
-        recorded = _record_assets(session, res.settings.paths, target, good)
+        kept = [w for w in good if w.content_hash not in left_out]
+        recorded = _record_assets(session, res.settings.paths, target, kept)
+        _record_near_duplicates(session, target, kept, originals, recorded)
+        recorded.skipped = {
+            h: skip_reason(originals[h], recorded.assets) for h in sorted(left_out)
+        }
         plan = plan_removals(session=session, items=removals)
         _doom_orphans(session, plan, recorded.left)
         fault_point("catalog.assets")
@@ -138,6 +161,30 @@ def write_batch(
         fault_point("catalog.outcome")
     fault_point("catalog.outcome.committed")
     return outcome
+
+
+def _near_duplicates(
+    res: IngestResources, target: BatchTarget, works: Sequence[AssetWork], policy: Policy
+) -> dict[str, Original]:
+    if policy.mode == "off" or not any(w.image_vector is not None for w in works):
+        return {}
+    with res.store.use() as store:
+        return find_near_duplicates(store, target.version, works, policy)
+
+
+def _record_near_duplicates(
+    session: Session,
+    target: BatchTarget,
+    works: Sequence[AssetWork],
+    originals: dict[str, Original],
+    recorded: Recorded,
+) -> None:
+    """The kept images' relations (those embedded by another batch meanwhile left out)."""
+    linked = [w for w in works if w.image_vector is not None]
+    repo.record_near_duplicates(
+        session=session, model_version_id=target.version_id,
+        pairs=relation_rows(linked, originals, recorded.assets),
+    )
 
 
 def _write_points(
@@ -321,6 +368,11 @@ def _updates(
 ) -> list[repo.ItemUpdate]:
     updates = [repo.ItemUpdate(f.item_id, ItemStatus.FAILED, error=f.reason) for f in failures]
     for work in works:
+        if work.content_hash in recorded.skipped:
+            note = recorded.skipped[work.content_hash]
+            updates += [repo.ItemUpdate(p.item_id, ItemStatus.SKIPPED, error=note)
+                        for p in work.items]
+            continue
         asset_id = recorded.assets.get(work.content_hash)
         relabelled = asset_id in recorded.changed or asset_id in recorded.relabelled
         for prepared in work.items:

@@ -40,6 +40,7 @@ class QueryOptions(TypedDict, total=False):
     exact: bool  # exact search, no HNSW
     oversampling: float | None  # quantized collections: rescore limit x this many candidates
     hydrate: bool  # read each hit's asset from the catalog
+    collapse_duplicates: bool  # image searches: one hit per near-duplicate group
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,7 @@ class Options:
     exact: bool = False
     oversampling: float | None = None
     hydrate: bool = True
+    collapse_duplicates: bool = False
 
     @classmethod
     def of(cls, options: QueryOptions) -> Options:

@@ -8,6 +8,13 @@ Every search takes the store's query knobs (:class:`~modalign.search.store.Query
 ``score_threshold``, ``ef``, ``exact`` and, for quantized collections, ``oversampling`` (rescoring
 on the original vectors is always on here). Hits are hydrated with catalog metadata through an
 :class:`~modalign.search.hydrate.AssetLookup`: one lookup per call for all hits.
+
+``collapse_duplicates=True`` on an image search keeps one hit, the best-scoring, of each
+near-duplicate group (groups from a :class:`~modalign.search.hydrate.GroupLookup`, the catalog's
+relations in the searched version). It asks the store for more hits than wanted
+(``COLLAPSE_FETCH`` times offset + limit, then more while groups ate them, up to
+``COLLAPSE_MAX``), so that ``limit`` hits remain where the collection has them; ``offset``
+counts collapsed hits.
 """
 
 from __future__ import annotations
@@ -26,12 +33,14 @@ from modalign.images import decode_bytes, normalise
 from modalign.search.api import ImageInput, Options, QueryOptions, VectorInput
 from modalign.search.editing import CollectionEditor, DeleteOutcome, DeleteTarget, ListEdit
 from modalign.search.filters import Filter, Match, without
-from modalign.search.hydrate import AssetLookup
+from modalign.search.hydrate import AssetLookup, GroupLookup
 from modalign.search.naming import Kind
 from modalign.search.results import AssetInfo, CaptionHit, ImageHit
 from modalign.search.store import Hit, VectorStore
 
 H = TypeVar("H", ImageHit, CaptionHit)
+COLLAPSE_FETCH = 3  # hits asked for per hit wanted, when collapsing near-duplicate groups
+COLLAPSE_MAX = 2_000  # the most hits one collapsed search asks the store for
 
 
 class QueryEncoder(Protocol):
@@ -54,12 +63,16 @@ class SearchClient:
         assets: AssetLookup | None = None,
         version: str | None = None,
         editor: CollectionEditor | None = None,
+        groups: GroupLookup | None = None,
     ) -> None:
         self._store = store
         self._encoder = encoder
         self._assets = assets
         self._version = version
         self._editor = editor
+        if groups is None and isinstance(assets, GroupLookup):
+            groups = assets
+        self._groups = groups
 
     def search_images(
         self,
@@ -69,12 +82,11 @@ class SearchClient:
         vector: VectorInput | None = None,
         **options: Unpack[QueryOptions],
     ) -> list[ImageHit]:
-        """Images nearest to a text, an image or a vector (exactly one of them)."""
+        """Images nearest to a text, an image or a vector (exactly one of them); one per
+        near-duplicate group with ``collapse_duplicates`` (see the module docstring)."""
         chosen = Options.of(options)
         query, version = self._query_vector(text, image, vector)
-        hits = self._store.query(
-            Kind.IMAGES, query, filter=chosen.filter, params=chosen.params(), version=version
-        )
+        hits = self._image_query(query, chosen.filter, chosen, version)
         return self._finish([_image_hit(h) for h in hits], chosen.hydrate)
 
     def search_captions(
@@ -87,6 +99,8 @@ class SearchClient:
     ) -> list[CaptionHit]:
         """Captions nearest to an image, a text or a vector (exactly one of them)."""
         chosen = Options.of(options)
+        if chosen.collapse_duplicates:
+            raise InvalidInputError("collapse_duplicates applies to image searches, not captions")
         query, version = self._query_vector(text, image, vector)
         hits = self._store.query(
             Kind.CAPTIONS, query, filter=chosen.filter, params=chosen.params(), version=version
@@ -94,14 +108,13 @@ class SearchClient:
         return self._finish([_caption_hit(h) for h in hits], chosen.hydrate)
 
     def similar_images(self, asset_id: int, **options: Unpack[QueryOptions]) -> list[ImageHit]:
-        """Images nearest to an indexed asset's image, the asset itself left out."""
+        """Images nearest to an indexed asset's image, the asset itself left out; one per
+        near-duplicate group with ``collapse_duplicates`` (see the module docstring)."""
         chosen = Options.of(options)
         version = self._store.resolve(self._version)
         vector = self._stored_vector(asset_id, version)
         combined = without(chosen.filter, Match(field="asset_id", value=asset_id))
-        hits = self._store.query(
-            Kind.IMAGES, vector, filter=combined, params=chosen.params(), version=version
-        )
+        hits = self._image_query(vector, combined, chosen, version)
         return self._finish([_image_hit(h) for h in hits], chosen.hydrate)
 
     # -- editing the collection --------------------------------------------------------------
@@ -140,6 +153,44 @@ class SearchClient:
         )
 
     # -- internals ---------------------------------------------------------------------------
+
+    def _image_query(
+        self, vector: VectorInput, filter: Filter | None, chosen: Options, version: str | None
+    ) -> list[Hit]:
+        params = chosen.params()
+        if not chosen.collapse_duplicates:
+            return self._store.query(
+                Kind.IMAGES, vector, filter=filter, params=params, version=version
+            )
+        resolved = self._store.resolve(version)
+        wanted = params.offset + params.limit
+        fetch = min(wanted * COLLAPSE_FETCH, COLLAPSE_MAX)
+        while True:
+            asked = replace(params, limit=fetch, offset=0)
+            hits = self._store.query(
+                Kind.IMAGES, vector, filter=filter, params=asked, version=resolved
+            )
+            kept = self._one_per_group(hits, resolved)
+            if len(kept) >= wanted or len(hits) < fetch or fetch >= COLLAPSE_MAX:
+                return kept[params.offset : wanted]
+            fetch = min(fetch * COLLAPSE_FETCH, COLLAPSE_MAX)
+
+    def _one_per_group(self, hits: list[Hit], version: str) -> list[Hit]:
+        """The best-scoring hit of each near-duplicate group (hits come best first)."""
+        if self._groups is None:
+            raise InvalidInputError(
+                "collapsing near-duplicates needs the catalog: pass assets= or groups="
+            )
+        ids = [int(h.payload.get("asset_id", -1)) for h in hits]
+        groups = self._groups.groups(list(dict.fromkeys(ids)), version)
+        seen: set[int] = set()
+        kept: list[Hit] = []
+        for hit, asset_id in zip(hits, ids, strict=True):
+            key = groups.get(asset_id, asset_id)
+            if key not in seen:
+                seen.add(key)
+                kept.append(hit)
+        return kept
 
     def _need_editor(self) -> CollectionEditor:
         if self._editor is None:

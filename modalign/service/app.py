@@ -25,7 +25,16 @@ from modalign.service.limits import BodyLimitMiddleware, body_cap
 from modalign.service.metrics import MetricsMiddleware, ServiceMetrics, StateSources
 from modalign.service.openapi import install_openapi
 from modalign.service.problems import Problem, install_problem_handlers
-from modalign.service.routers import admin, assets, checks, health, jobs, models, search
+from modalign.service.routers import (
+    admin,
+    assets,
+    checks,
+    duplicates,
+    health,
+    jobs,
+    models,
+    search,
+)
 from modalign.service.schemas import QueryBody, SimilarBody, UploadForm
 from modalign.service.state import ServiceState, open_state
 
@@ -56,8 +65,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     install_problem_handlers(app)
     for router in (
-        search.router, assets.router, jobs.router, models.router, health.router,
-        checks.router, admin.router, dashboard.router,
+        search.router, assets.router, duplicates.router, jobs.router, models.router,
+        health.router, checks.router, admin.router, dashboard.router,
     ):
         app.include_router(router)
     install_openapi(app, [QueryBody, SimilarBody, UploadForm, Problem])

@@ -71,7 +71,8 @@ class RemoteSearchClient:
         vector: VectorInput | None = None,
         **options: Unpack[QueryOptions],
     ) -> list[ImageHit]:
-        """Images nearest to a text, an image or a vector (exactly one of them)."""
+        """Images nearest to a text, an image or a vector (exactly one of them); one per
+        near-duplicate group with ``collapse_duplicates``."""
         body = self._query("/v1/search/images", text, image, vector, _knobs(options))
         return _IMAGE_HITS.validate_python(body["hits"])
 
@@ -88,7 +89,8 @@ class RemoteSearchClient:
         return _CAPTION_HITS.validate_python(body["hits"])
 
     def similar_images(self, asset_id: int, **options: Unpack[QueryOptions]) -> list[ImageHit]:
-        """Images nearest to an indexed asset's image, the asset itself left out."""
+        """Images nearest to an indexed asset's image, the asset itself left out; one per
+        near-duplicate group with ``collapse_duplicates``."""
         body = self._post("/v1/search/similar", json={"asset_id": asset_id, **_knobs(options)})
         return _IMAGE_HITS.validate_python(body["hits"])
 

@@ -58,6 +58,9 @@ class QueryKnobs(BaseModel):
         "original vectors (default: the store's setting). Ignored without quantization.",
     )
     hydrate: bool = Field(True, description="Attach each hit's catalog metadata and captions.")
+    collapse_duplicates: bool = Field(
+        False, description="Image searches: one hit, the best, per near-duplicate group."
+    )
 
 
 class QueryBody(QueryKnobs):
@@ -115,6 +118,7 @@ class UploadForm(BaseModel):
     exact: bool = False
     oversampling: float | None = Field(None, ge=MIN_OVERSAMPLING, le=MAX_OVERSAMPLING)
     hydrate: bool = True
+    collapse_duplicates: bool = False
     filter: str | None = Field(None, description="The filter as a JSON string.")
 
 
@@ -465,3 +469,34 @@ class CaptionHits(BaseModel):
     }]}]})
 
     hits: list[CaptionHit]
+
+
+class DuplicatePairView(BaseModel):
+    """A recorded relation: ``asset_id`` is a near-duplicate of ``original_asset_id``."""
+
+    asset_id: int
+    original_asset_id: int
+    cosine: float
+
+
+class DuplicateGroupView(BaseModel):
+    """Assets tied by recorded near-duplicate pairs (smallest id first)."""
+
+    asset_ids: list[int]
+    pairs: list[DuplicatePairView]
+
+
+class DuplicatesView(BaseModel):
+    """The near-duplicate groups recorded at ingestion in one model version, largest first."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "version": "v1", "dataset": None, "threshold": None,
+        "groups": [{"asset_ids": [3, 9], "pairs": [
+            {"asset_id": 9, "original_asset_id": 3, "cosine": 0.971}
+        ]}],
+    }]})
+
+    version: str
+    dataset: str | None
+    threshold: float | None
+    groups: list[DuplicateGroupView]

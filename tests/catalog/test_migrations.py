@@ -116,3 +116,14 @@ def test_the_revision_check_reads_past_a_held_write_lock(sqlite_url: str) -> Non
             migrate.upgrade(sqlite_url)  # at head: a read, done at once
     finally:
         engine.dispose()
+
+
+def test_near_duplicates_come_and_go_with_their_revision(empty_url: str) -> None:
+    migrate.upgrade(empty_url)
+    assert "near_duplicates" in table_names(empty_url)
+    migrate.downgrade(empty_url, "0003_job_leases")
+    assert "near_duplicates" not in table_names(empty_url)
+    assert table_names(empty_url) >= TABLES - {"near_duplicates"}
+    migrate.upgrade(empty_url)
+    assert "near_duplicates" in table_names(empty_url)
+    migrate.check(empty_url)

@@ -1,7 +1,8 @@
 """Keyword-only repository functions over the catalog (``repo.upsert_asset(session=..., ...)``).
 
 Every function works inside the caller's session and transaction (see ``db.session_scope``); none
-commits. Split by subject: assets and captions, model versions, jobs and job items.
+commits. Split by subject: assets and captions, memberships, near-duplicates, model versions,
+jobs and job items.
 """
 
 from __future__ import annotations
@@ -24,6 +25,13 @@ from modalign.catalog.repo.assets import (
     record_embedded,
     upsert_asset,
     upsert_assets,
+)
+from modalign.catalog.repo.duplicates import (
+    NearDuplicateRow,
+    NewNearDuplicate,
+    groups_of,
+    near_duplicate_pairs,
+    record_near_duplicates,
 )
 from modalign.catalog.repo.jobs import (
     ItemUpdate,
@@ -80,9 +88,11 @@ __all__ = [
     "Lease",
     "MemberChanges",
     "MemberRow",
+    "NearDuplicateRow",
     "NewAsset",
     "NewJobItem",
     "NewMember",
+    "NewNearDuplicate",
     "Offer",
     "UpsertedAsset",
     "activate_model_version",
@@ -101,6 +111,7 @@ __all__ = [
     "get_assets",
     "get_job",
     "get_model_version",
+    "groups_of",
     "hand_over_job",
     "increment_job_counters",
     "job_item_status_counts",
@@ -111,12 +122,14 @@ __all__ = [
     "member_row",
     "members_of_assets",
     "members_of_dataset",
+    "near_duplicate_pairs",
     "normalise_caption",
     "open_jobs",
     "pending_items",
     "plan_captions",
     "record_embedded",
     "record_members",
+    "record_near_duplicates",
     "refresh_primary",
     "register_model_version",
     "release_leases",

@@ -92,11 +92,11 @@ async def similar_images(request: Request, state: StateDep, paths: PathViewDep) 
 async def _search(request: Request, state: ServiceState, target: Target) -> list[Any]:
     if _content_type(request) == "multipart/form-data":
         upload = await read_upload(request, state.settings)
-        knobs = knobs_of(_form_knobs(upload.fields))
+        knobs = _knobs_for(target, _form_knobs(upload.fields))
         query: dict[str, Any] = {"image": upload.image}
     elif _is_json(request):
         body = _json_body(QueryBody, await read_capped_body(request, MAX_JSON_BYTES))
-        knobs = knobs_of(body)
+        knobs = _knobs_for(target, body)
         query = {"text": body.text} if body.text is not None else {"vector": body.vector}
     else:
         raise ProblemError(415, "send application/json (text or vector) or multipart/form-data")
@@ -129,6 +129,14 @@ async def _search_text(
 def knobs_of(body: QueryKnobs) -> dict[str, Any]:
     """The SearchClient keyword arguments of a request (the filter kept as a Filter)."""
     return {name: getattr(body, name) for name in QueryKnobs.model_fields}
+
+
+def _knobs_for(target: Target, body: QueryKnobs) -> dict[str, Any]:
+    """The knobs of a search of ``target``: collapsing near-duplicates groups images only."""
+    knobs = knobs_of(body)
+    if target == "captions" and knobs.pop("collapse_duplicates"):
+        raise ProblemError(422, "collapse_duplicates applies to image searches only")
+    return knobs
 
 
 def client_for(state: ServiceState, *, needs_encoder: bool) -> SearchClient:
