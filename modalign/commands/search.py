@@ -36,6 +36,7 @@ class SearchArgs:
     ef: int | None
     exact: bool
     oversampling: float | None = None
+    mode: str | None = None
 
 
 def search(
@@ -64,6 +65,10 @@ def search(
         float | None,
         typer.Option(help="Quantized collections: rescore limit x this many candidates (1-16)."),
     ] = None,
+    mode: Annotated[str | None, typer.Option(
+        help="Text queries: vector, keyword (the words of captions and tags) or hybrid (both "
+        "fused); default store.search_mode.",
+    )] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
     open_hit: Annotated[int | None, typer.Option(
         "--open", min=1, metavar="N",
@@ -74,7 +79,7 @@ def search(
     settings = settings_of(ctx)
     args = SearchArgs(
         query or None, image, like, captions, filters or [], limit, offset, threshold, ef, exact,
-        oversampling,
+        oversampling, mode,
     )
     try:
         hits = run_search(settings, args)
@@ -92,6 +97,7 @@ def run_search(settings: Settings, args: SearchArgs) -> list[ImageHit] | list[Ca
     """Open the store and catalog, run the query, close them again."""
     from modalign.search import Kind, open_store
     from modalign.search.filter_args import parse_filter_args
+    from modalign.search.hybrid import check_mode
     from modalign.search.schema import fields_of
 
     given = sum(x is not None for x in (args.text, args.image, args.like))
@@ -99,11 +105,15 @@ def run_search(settings: Settings, args: SearchArgs) -> list[ImageHit] | list[Ca
         raise ModalignError("give a query text, --image PATH or --like ASSET_ID (exactly one)")
     if args.like is not None and args.captions:
         raise ModalignError("--like searches images; it cannot be combined with --captions")
+    mode = None if args.mode is None else check_mode(args.mode)
+    if mode not in (None, "vector") and args.text is None:
+        raise ModalignError(f"--mode {mode} searches by the words of a query text; give one")
+    needs_encoder = args.like is None and mode != "keyword"
     kind = Kind.CAPTIONS if args.captions else Kind.IMAGES
     flt = parse_filter_args(args.filters, fields_of(kind))
     store = open_store(settings)
     try:
-        return _query(_client(settings, store, needs_encoder=args.like is None), flt, args)
+        return _query(_client(settings, store, needs_encoder=needs_encoder), flt, args)
     finally:
         store.close()
 
@@ -133,6 +143,7 @@ def _query(
         ef=args.ef,
         exact=args.exact,
         oversampling=args.oversampling,
+        mode=args.mode,
     )
 
 
@@ -148,7 +159,7 @@ def _client(settings: Settings, store: VectorStore, *, needs_encoder: bool) -> S
         encoder = load_dual_encoder(settings)
     engine = make_engine(settings.database_url, echo=settings.database.echo)
     lookup = CatalogLookup(make_session_factory(engine))
-    return SearchClient(store, encoder=encoder, assets=lookup)
+    return SearchClient(store, encoder=encoder, assets=lookup, mode=settings.store.search_mode)
 
 
 def _print(hits: Sequence[ImageHit | CaptionHit], args: SearchArgs, settings: Settings) -> None:

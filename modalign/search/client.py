@@ -6,7 +6,12 @@ model version: the client's ``version`` if given, else the encoder's ``version``
 encoded queries (its vectors live in that version's space), else the store's active version.
 Every search takes the store's query knobs (:class:`~modalign.search.store.QueryParams`): paging,
 ``score_threshold``, ``ef``, ``exact`` and, for quantized collections, ``oversampling`` (rescoring
-on the original vectors is always on here). Hits are hydrated with catalog metadata through an
+on the original vectors is always on here). A text query also takes a ``mode``
+(:mod:`modalign.search.hybrid`): ``vector``, ``keyword`` (its words against the captions' and
+tags' keyword vectors, :mod:`modalign.search.sparse`) or ``hybrid`` (both lists fused by the
+engine); None means the client's ``mode`` for a text query and ``vector`` for an image or vector
+query, which search by vector only. A hybrid query whose text has no keywords (only stopwords or
+punctuation) is a vector query. Hits are hydrated with catalog metadata through an
 :class:`~modalign.search.hydrate.AssetLookup`: one lookup per call for all hits.
 """
 
@@ -15,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 import numpy as np
 from PIL import Image
@@ -25,13 +30,16 @@ from modalign.errors import EncoderError, InvalidInputError, NotFoundError
 from modalign.images import decode_bytes, normalise
 from modalign.search.editing import CollectionEditor, DeleteOutcome, DeleteTarget, ListEdit
 from modalign.search.filters import Filter, Match, without
+from modalign.search.hybrid import SearchMode, check_mode
 from modalign.search.hydrate import AssetLookup
 from modalign.search.naming import Kind
 from modalign.search.results import AssetInfo, CaptionHit, ImageHit
+from modalign.search.sparse import LazyKeywords, SparseVector
 from modalign.search.store import Hit, QueryParams, VectorStore
 
 H = TypeVar("H", ImageHit, CaptionHit)
 ImageInput = Image.Image | Path | str
+Dense = np.ndarray | Sequence[float]
 
 
 class QueryEncoder(Protocol):
@@ -53,12 +61,18 @@ class SearchClient:
         assets: AssetLookup | None = None,
         version: str | None = None,
         editor: CollectionEditor | None = None,
+        mode: str = "vector",
+        keywords: LazyKeywords | None = None,
     ) -> None:
+        """``mode``: the default of text queries (``store.search_mode``); ``keywords``: where
+        the keyword encoder of text queries comes from (loaded on first use)."""
         self._store = store
         self._encoder = encoder
         self._assets = assets
         self._version = version
         self._editor = editor
+        self._mode = check_mode(mode)
+        self._keywords = keywords or LazyKeywords()
 
     def search_images(
         self,
@@ -74,11 +88,17 @@ class SearchClient:
         exact: bool = False,
         oversampling: float | None = None,
         hydrate: bool = True,
+        mode: str | None = None,
     ) -> list[ImageHit]:
         """Images nearest to a text, an image or a vector (exactly one of them)."""
-        query, version = self._query_vector(text, image, vector)
-        params = QueryParams(limit, offset, score_threshold, ef, exact, oversampling)
-        hits = self._store.query(Kind.IMAGES, query, filter=filter, params=params, version=version)
+        query = self._query(text, image, vector, mode)
+        params = QueryParams(
+            limit, offset, score_threshold, ef, exact, oversampling, mode=query.mode
+        )
+        hits = self._store.query(
+            Kind.IMAGES, query.dense, sparse=query.sparse, filter=filter, params=params,
+            version=query.version,
+        )
         return self._finish([_image_hit(h) for h in hits], hydrate)
 
     def search_captions(
@@ -95,12 +115,16 @@ class SearchClient:
         exact: bool = False,
         oversampling: float | None = None,
         hydrate: bool = True,
+        mode: str | None = None,
     ) -> list[CaptionHit]:
         """Captions nearest to an image, a text or a vector (exactly one of them)."""
-        query, version = self._query_vector(text, image, vector)
-        params = QueryParams(limit, offset, score_threshold, ef, exact, oversampling)
+        query = self._query(text, image, vector, mode)
+        params = QueryParams(
+            limit, offset, score_threshold, ef, exact, oversampling, mode=query.mode
+        )
         hits = self._store.query(
-            Kind.CAPTIONS, query, filter=filter, params=params, version=version
+            Kind.CAPTIONS, query.dense, sparse=query.sparse, filter=filter, params=params,
+            version=query.version,
         )
         return self._finish([_caption_hit(h) for h in hits], hydrate)
 
@@ -169,6 +193,32 @@ class SearchClient:
             raise InvalidInputError("this client edits nothing: pass editor= to SearchClient")
         return self._editor
 
+    def _query(
+        self, text: str | None, image: ImageInput | None, vector: Dense | None, mode: str | None
+    ) -> _Query:
+        """The query's vectors in its mode (see the module docstring)."""
+        chosen = check_mode(mode) if mode is not None else self._mode if text else "vector"
+        if chosen == "vector":
+            return _Query("vector", *self._query_vector(text, image, vector))
+        if text is None or image is not None or vector is not None:
+            raise InvalidInputError(
+                f"mode {chosen!r} searches by the words of a text query: give text= only "
+                "(image and vector queries search with mode 'vector')"
+            )
+        sparse = self._keywords.get().query(_check_text(text))
+        if not sparse and chosen == "hybrid":
+            return _Query("vector", *self._query_vector(text, None, None))
+        if not sparse:
+            raise InvalidInputError(
+                f"the query {text!r} has no keywords (only stopwords or punctuation)"
+            )
+        if chosen == "keyword":
+            return _Query("keyword", None, self._version or self._encoder_version(), sparse)
+        return _Query("hybrid", *self._query_vector(text, None, None), sparse)
+
+    def _encoder_version(self) -> str | None:
+        return getattr(self._encoder, "version", None) if self._encoder is not None else None
+
     def _query_vector(
         self,
         text: str | None,
@@ -209,6 +259,15 @@ class SearchClient:
             return hits
         found = self._assets.assets(list(dict.fromkeys(h.asset_id for h in hits)))
         return [_with_asset(h, found) for h in hits]
+
+
+class _Query(NamedTuple):
+    """What a search sends the store: its mode, dense and keyword vectors, and version."""
+
+    mode: SearchMode
+    dense: Dense | None
+    version: str | None
+    sparse: SparseVector | None = None
 
 
 def _with_asset(hit: H, found: Mapping[int, AssetInfo]) -> H:

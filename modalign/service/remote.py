@@ -33,6 +33,7 @@ from modalign.errors import (
 )
 from modalign.search.editing import DeleteOutcome, ListEdit
 from modalign.search.filters import Filter
+from modalign.search.hybrid import check_mode
 from modalign.search.results import AssetInfo, CaptionHit, CaptionInfo, ImageHit
 
 ImageInput = Image.Image | Path | str
@@ -75,9 +76,11 @@ class RemoteSearchClient:
         exact: bool = False,
         oversampling: float | None = None,
         hydrate: bool = True,
+        mode: str | None = None,
     ) -> list[ImageHit]:
         """Images nearest to a text, an image or a vector (exactly one of them)."""
         knobs = _knobs(filter, limit, offset, score_threshold, ef, exact, oversampling, hydrate)
+        knobs = _with_mode(knobs, mode, image)
         body = self._query("/v1/search/images", text, image, vector, knobs)
         return _IMAGE_HITS.validate_python(body["hits"])
 
@@ -95,9 +98,13 @@ class RemoteSearchClient:
         exact: bool = False,
         oversampling: float | None = None,
         hydrate: bool = True,
+        mode: str | None = None,
     ) -> list[CaptionHit]:
         """Captions nearest to an image, a text or a vector (exactly one of them)."""
-        knobs = _knobs(filter, limit, offset, score_threshold, ef, exact, oversampling, hydrate)
+        knobs = _with_mode(
+            _knobs(filter, limit, offset, score_threshold, ef, exact, oversampling, hydrate),
+            mode, image,
+        )
         body = self._query("/v1/search/captions", text, image, vector, knobs)
         return _CAPTION_HITS.validate_python(body["hits"])
 
@@ -238,6 +245,18 @@ def _knobs(
         "limit": limit, "offset": offset, "score_threshold": score_threshold, "ef": ef,
         "exact": exact, "oversampling": oversampling, "hydrate": hydrate,
     }
+
+
+def _with_mode(knobs: dict[str, Any], mode: str | None, image: ImageInput | None) -> dict[str, Any]:
+    """The knobs with a JSON query's ``mode``; an image query searches by vector only."""
+    if mode is None:
+        return knobs
+    checked = check_mode(mode)
+    if image is None:
+        return {**knobs, "mode": checked}
+    if checked != "vector":
+        raise InvalidInputError(f"mode {checked!r} searches by the words of a text query")
+    return knobs
 
 
 def _form_value(value: Any) -> str:
