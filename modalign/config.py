@@ -146,7 +146,7 @@ class StoreSettings(Section):
         "are rescored on the original vectors (1-16; a query may set its own).",
     )
     search_mode: Literal["vector", "keyword", "hybrid"] = Field(
-        "vector",
+        "hybrid",
         description="Default mode of a text query (docs/hybrid.md): vector (dense vectors), "
         "keyword (the words of captions and tags, BM25-style) or hybrid (both lists fused by "
         "reciprocal rank in one engine call); a query may set its own.",
@@ -157,7 +157,7 @@ class StoreSettings(Section):
         "before fusion (at least the page asked for).",
     )
     keyword_weight: float = Field(
-        1.0, gt=0.0, le=100.0,
+        4.0, gt=0.0, le=100.0,
         description="Hybrid queries: weight of the keyword list in the reciprocal rank fusion "
         "(the dense list weighs 1).",
     )

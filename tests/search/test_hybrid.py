@@ -46,7 +46,7 @@ def points(keywords: KeywordEncoder) -> list[PointIn]:
     for i, text in enumerate(TEXTS):
         vec = np.zeros(DIM, dtype=np.float32)
         vec[i % DIM] = 1.0
-        vec[(i + 1) % DIM] = 0.1
+        vec[(i + 1) % DIM] = 0.1 + 0.05 * i  # no two points alike
         p = payload(i)
         out.append(PointIn(image_point_id(p.content_hash), vec, p, keywords.document([text])))
     return out
@@ -103,7 +103,8 @@ def test_hybrid_fuses_both_lists_by_reciprocal_rank(
     vector = asset_ids(store.query(Kind.IMAGES, dense, params=QueryParams(limit=10)))
     words = asset_ids(store.query(Kind.IMAGES, None, sparse=sparse,
                                   params=QueryParams(mode="keyword", limit=10)))
-    hybrid = store.query(Kind.IMAGES, dense, sparse=sparse, params=QueryParams(mode="hybrid"))
+    hybrid = store.query(Kind.IMAGES, dense, sparse=sparse,
+                         params=QueryParams(mode="hybrid", keyword_weight=1.0))
     expected = {a: 1 / (60 + vector.index(a)) for a in vector}  # the engine counts from 0
     for rank, a in enumerate(words):
         expected[a] = expected.get(a, 0.0) + 1 / (60 + rank)
@@ -119,10 +120,11 @@ def test_hybrid_keyword_weight_and_paging(
     heavy = store.query(Kind.IMAGES, dense, sparse=sparse,
                         params=QueryParams(mode="hybrid", keyword_weight=4.0))
     assert asset_ids(heavy)[0] == 6
-    every = store.query(Kind.IMAGES, dense, sparse=sparse, params=QueryParams(mode="hybrid"))
+    every = store.query(Kind.IMAGES, dense, sparse=sparse,
+                        params=QueryParams(mode="hybrid", limit=5, prefetch=5))
     page = store.query(Kind.IMAGES, dense, sparse=sparse,
                        params=QueryParams(mode="hybrid", limit=3, offset=2, prefetch=1))
-    assert [h.score for h in page] == pytest.approx([h.score for h in every[2:5]])  # ties
+    assert [h.score for h in page] == pytest.approx([h.score for h in every[2:5]])  # depth 5
 
 
 def test_filters_apply_to_both_lists(fresh_store: VectorStore, keywords: KeywordEncoder) -> None:
@@ -198,8 +200,10 @@ def test_both_backends_agree(tmp_path: Path, keywords: KeywordEncoder) -> None:
     try:
         for mode in ("keyword", "hybrid"):
             params = QueryParams(mode=mode, limit=5)
-            found = [s.query(Kind.IMAGES, direction(1), params=params,
-                             sparse=keywords.query("green apple")) for s in stores]
+            query = np.random.default_rng(3).normal(size=DIM)  # no ties in either list
+            found = [s.query(Kind.IMAGES, query, params=params,
+                             sparse=keywords.query("table apple green")) for s in stores]
+            assert asset_ids(found[0]) == asset_ids(found[1])
             assert [h.score for h in found[0]] == pytest.approx([h.score for h in found[1]])
     finally:
         for store in stores:
