@@ -30,7 +30,7 @@ from modalign.errors import EncoderError, InvalidInputError, NotFoundError
 from modalign.images import decode_bytes, normalise
 from modalign.search.editing import CollectionEditor, DeleteOutcome, DeleteTarget, ListEdit
 from modalign.search.filters import Filter, Match, without
-from modalign.search.hybrid import SearchMode, check_mode
+from modalign.search.hybrid import DEFAULT_MODE, SearchMode, check_mode
 from modalign.search.hydrate import AssetLookup
 from modalign.search.naming import Kind
 from modalign.search.results import AssetInfo, CaptionHit, ImageHit
@@ -61,7 +61,7 @@ class SearchClient:
         assets: AssetLookup | None = None,
         version: str | None = None,
         editor: CollectionEditor | None = None,
-        mode: str = "vector",
+        mode: str = DEFAULT_MODE,
         keywords: LazyKeywords | None = None,
     ) -> None:
         """``mode``: the default of text queries (``store.search_mode``); ``keywords``: where

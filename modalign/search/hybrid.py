@@ -22,6 +22,7 @@ from modalign.errors import InvalidInputError
 
 SearchMode = Literal["vector", "keyword", "hybrid"]
 MODES: tuple[str, ...] = get_args(SearchMode)
+DEFAULT_MODE: SearchMode = "hybrid"  # chosen by bench/hybrid.py (docs/hybrid.md)
 KEYWORDS = "keywords"  # the sparse vector's name, beside the unnamed dense vector
 MAX_PREFETCH = 1000
 
