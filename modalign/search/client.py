@@ -197,6 +197,8 @@ class SearchClient:
         self, text: str | None, image: ImageInput | None, vector: Dense | None, mode: str | None
     ) -> _Query:
         """The query's vectors in its mode (see the module docstring)."""
+        if sum(x is not None for x in (text, image, vector)) != 1:
+            raise InvalidInputError("give exactly one of text=, image= or vector=")
         chosen = check_mode(mode) if mode is not None else self._mode if text else "vector"
         if chosen == "vector":
             return _Query("vector", *self._query_vector(text, image, vector))
