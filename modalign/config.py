@@ -145,6 +145,25 @@ class StoreSettings(Section):
         description="Default per query on quantized collections: limit x this many candidates "
         "are rescored on the original vectors (1-16; a query may set its own).",
     )
+    search_mode: Literal["vector", "keyword", "hybrid"] = Field(
+        "hybrid",
+        description="Default mode of a text query (docs/hybrid.md): vector (dense vectors), "
+        "keyword (the words of captions and tags, BM25-style) or hybrid (both lists fused by "
+        "reciprocal rank in one engine call); a query may set its own.",
+    )
+    hybrid_prefetch: int = Field(
+        100, ge=1, le=1000,
+        description="Hybrid queries: candidates taken from each of the dense and keyword lists "
+        "before fusion (at least the page asked for).",
+    )
+    keyword_weight: float = Field(
+        4.0, gt=0.0, le=100.0,
+        description="Hybrid queries: weight of the keyword list in the reciprocal rank fusion "
+        "(the dense list weighs 1).",
+    )
+    rrf_k: int = Field(
+        60, ge=1, description="Hybrid queries: the k of reciprocal rank fusion, 1 / (k + rank)."
+    )
     min_free_mb: int = Field(
         128, ge=0,
         description="The embedded store refuses writes (a clear disk-full error) while less "

@@ -19,7 +19,6 @@ if TYPE_CHECKING:
     from modalign.search.client import SearchClient
     from modalign.search.filters import Filter
     from modalign.search.results import CaptionHit, ImageHit
-    from modalign.search.store import VectorStore
 
 
 @dataclass(frozen=True)
@@ -38,6 +37,7 @@ class SearchArgs:
     exact: bool
     oversampling: float | None = None
     collapse: bool = False  # one hit per near-duplicate group
+    mode: str | None = None
 
 
 def search(
@@ -72,6 +72,10 @@ def search(
             "--collapse-duplicates", help="One image (the best hit) per near-duplicate group."
         ),
     ] = False,
+    mode: Annotated[str | None, typer.Option(
+        help="Text queries: vector, keyword (the words of captions and tags) or hybrid (both "
+        "fused); default store.search_mode.",
+    )] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
     open_hit: Annotated[int | None, typer.Option(
         "--open", min=1, metavar="N",
@@ -82,7 +86,7 @@ def search(
     settings = settings_of(ctx)
     args = SearchArgs(
         query or None, image, like, captions, filters or [], limit, offset, threshold, ef, exact,
-        oversampling, collapse,
+        oversampling, collapse, mode,
     )
     try:
         hits = run_search(settings, args)
@@ -98,8 +102,9 @@ def search(
 
 def run_search(settings: Settings, args: SearchArgs) -> list[ImageHit] | list[CaptionHit]:
     """Open the store and catalog, run the query, close them again."""
-    from modalign.search import Kind, open_store
+    from modalign.search import Kind, open_search_client
     from modalign.search.filter_args import parse_filter_args
+    from modalign.search.hybrid import check_mode
     from modalign.search.schema import fields_of
 
     given = sum(x is not None for x in (args.text, args.image, args.like))
@@ -109,13 +114,14 @@ def run_search(settings: Settings, args: SearchArgs) -> list[ImageHit] | list[Ca
         raise ModalignError("--like searches images; it cannot be combined with --captions")
     if args.collapse and args.captions:
         raise ModalignError("--collapse-duplicates groups images; it does not apply to --captions")
+    mode = None if args.mode is None else check_mode(args.mode)
+    if mode not in (None, "vector") and args.text is None:
+        raise ModalignError(f"--mode {mode} searches by the words of a query text; give one")
+    needs_encoder = args.like is None and mode != "keyword"
     kind = Kind.CAPTIONS if args.captions else Kind.IMAGES
     flt = parse_filter_args(args.filters, fields_of(kind))
-    store = open_store(settings)
-    try:
-        return _query(_client(settings, store, needs_encoder=args.like is None), flt, args)
-    finally:
-        store.close()
+    with open_search_client(settings, encoder=needs_encoder) as client:
+        return _query(client, flt, args)
 
 
 def _query(
@@ -125,27 +131,13 @@ def _query(
         "filter": flt, "limit": args.limit, "offset": args.offset,
         "score_threshold": args.threshold, "ef": args.ef, "exact": args.exact,
         "oversampling": args.oversampling, "collapse_duplicates": args.collapse,
+        "mode": args.mode,
     }
     if args.like is not None:
         return client.similar_images(args.like, **options)
     if args.captions:
         return client.search_captions(text=args.text, image=args.image, **options)
     return client.search_images(text=args.text, image=args.image, **options)
-
-
-def _client(settings: Settings, store: VectorStore, *, needs_encoder: bool) -> SearchClient:
-    from modalign.catalog.db import make_engine, make_session_factory
-    from modalign.search.client import SearchClient
-    from modalign.search.hydrate import CatalogLookup
-
-    encoder = None
-    if needs_encoder:
-        from modalign.encoders.load import load_dual_encoder
-
-        encoder = load_dual_encoder(settings)
-    engine = make_engine(settings.database_url, echo=settings.database.echo)
-    lookup = CatalogLookup(make_session_factory(engine))
-    return SearchClient(store, encoder=encoder, assets=lookup)
 
 
 def _print(hits: Sequence[ImageHit | CaptionHit], args: SearchArgs, settings: Settings) -> None:

@@ -4,7 +4,8 @@ The edit is applied to the catalog in one transaction (captions renumbered in th
 tags cleaned as ingestion cleans them); then the asset's points are brought in line with it in
 every version that embeds it, by the same check and repair that ``modalign check`` runs, limited
 to this asset: new captions are encoded with each version's own encoder, removed ones deleted,
-the image fields (tags) and positions rewritten. A crash between the two leaves the catalog
+the image fields (tags) and positions rewritten, and the image points' keyword vectors (made of
+the captions and tags) rewritten where they changed. A crash between the two leaves the catalog
 edited and the store behind; ``modalign check --repair`` finishes it.
 """
 
@@ -23,6 +24,7 @@ from modalign.catalog.models import Asset, Caption
 from modalign.errors import InvalidInputError
 from modalign.ingest.captions import clean_captions
 from modalign.ingest.check import check
+from modalign.ingest.keywords import refresh_image_keywords
 from modalign.ingest.repair import RepairReport, repair_points
 from modalign.ingest.resources import IngestResources
 from modalign.ingest.sources.item import clean_tags
@@ -82,6 +84,7 @@ def update_assets(
     with res.store.use() as store:
         report = check(res.sessions, store, asset_ids=list(edits))
         done = repair_points(res, store, report)
+        refresh_image_keywords(store, report.versions, res.keywords.get())
     return [AssetUpdate(asset_id, texts, labels, done) for asset_id, texts, labels in results]
 
 

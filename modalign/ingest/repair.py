@@ -23,6 +23,7 @@ from modalign.catalog.models import Asset
 from modalign.ingest.check import CheckReport, Expected, VersionCheck, check
 from modalign.ingest.dispatch import InProcessDispatcher
 from modalign.ingest.encode import EncodeInput, encode_inputs
+from modalign.ingest.keywords import ExpectedKeywords
 from modalign.ingest.removals import RemovalPlan, remove_points, remove_rows
 from modalign.ingest.resources import IngestResources
 from modalign.ingest.spec import ItemSpec
@@ -83,30 +84,40 @@ def repair_points(res: IngestResources, store: VectorStore, report: CheckReport)
 def _repair_version(
     res: IngestResources, store: VectorStore, version: VersionCheck, done: RepairReport
 ) -> None:
+    keywords = ExpectedKeywords(version, res.keywords.get())
     for kind in Kind:
         found = version.of(kind)
         if found.orphans:
             store.delete(kind, found.orphans, version=version.version)
             done.deleted_points += len(found.orphans)
-        _rewrite_payloads(store, kind, version, found.mismatched, done)
-    _embed_missing(res, store, version, done)
+        _rewrite_payloads(store, kind, version, found.mismatched, done, keywords)
+    _embed_missing(res, store, version, done, keywords)
 
 
 def _rewrite_payloads(
-    store: VectorStore, kind: Kind, version: VersionCheck, ids: Sequence[str], done: RepairReport
+    store: VectorStore,
+    kind: Kind,
+    version: VersionCheck,
+    ids: Sequence[str],
+    done: RepairReport,
+    keywords: ExpectedKeywords,
 ) -> None:
     expected = version.expected[kind]
     for start in range(0, len(ids), 500):
         chunk = list(ids[start : start + 500])
         records = store.retrieve(kind, chunk, with_vectors=True, version=version.version)
-        points = [PointIn(r.id, r.vector, expected[r.id].payload)
+        points = [PointIn(r.id, r.vector, expected[r.id].payload, keywords.of(kind, r.id))
                   for r in records if r.vector is not None]
         store.upsert(kind, points, version=version.version)
         done.rewritten_payloads += len(points)
 
 
 def _embed_missing(
-    res: IngestResources, store: VectorStore, version: VersionCheck, done: RepairReport
+    res: IngestResources,
+    store: VectorStore,
+    version: VersionCheck,
+    done: RepairReport,
+    keywords: ExpectedKeywords,
 ) -> None:
     """Encode the missing points, asset by asset (an image from its file, captions from text)."""
     images = {version.expected[Kind.IMAGES][pid].asset_id: pid for pid in version.images.missing}
@@ -116,7 +127,7 @@ def _embed_missing(
     assets = sorted(images.keys() | captions.keys())
     for start in range(0, len(assets), ENCODE_CHUNK):
         chunk = assets[start : start + ENCODE_CHUNK]
-        _embed_chunk(res, store, version, chunk, images, captions, done)
+        _embed_chunk(res, store, version, chunk, images, captions, done, keywords)
 
 
 def _embed_chunk(
@@ -127,6 +138,7 @@ def _embed_chunk(
     images: dict[int, str],
     captions: dict[int, list[str]],
     done: RepairReport,
+    keywords: ExpectedKeywords,
 ) -> None:
     pictures = _read_images(res, [a for a in assets if a in images], done)
     inputs = [
@@ -143,10 +155,12 @@ def _embed_chunk(
         if out.image_vector is not None:
             pid = images[asset_id]
             payload = version.expected[Kind.IMAGES][pid].payload
-            image_points.append(PointIn(pid, out.image_vector, payload))
+            image_points.append(
+                PointIn(pid, out.image_vector, payload, keywords.of(Kind.IMAGES, pid))
+            )
         for pid, vector in zip(captions.get(asset_id, []), out.caption_vectors, strict=True):
             payload = version.expected[Kind.CAPTIONS][pid].payload
-            caption_points.append(PointIn(pid, vector, payload))
+            caption_points.append(PointIn(pid, vector, payload, keywords.of(Kind.CAPTIONS, pid)))
     store.upsert(Kind.IMAGES, image_points, version=version.version)
     store.upsert(Kind.CAPTIONS, caption_points, version=version.version)
     done.embedded_images += len(image_points)

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Protocol
 from sqlalchemy.orm import Session, sessionmaker
 
 from modalign.config import Settings
+from modalign.search.sparse import LazyKeywords
 
 if TYPE_CHECKING:
     from modalign.encoders.dual import DualEncoder
@@ -110,6 +111,7 @@ class IngestResources:
     sessions: sessionmaker[Session]
     store: StoreAccess
     encoder_loader: Callable[[str], DualEncoder]
+    keywords: LazyKeywords = field(default_factory=LazyKeywords)  # keyword vectors of points
     _encoders: dict[str, DualEncoder] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 

@@ -33,7 +33,7 @@ of their rows.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +68,7 @@ from modalign.ingest.timing import StageTimer
 from modalign.ingest.validate import Failure
 from modalign.search.naming import Kind, caption_point_id, image_point_id
 from modalign.search.schema import ImagePayload
+from modalign.search.sparse import KeywordEncoder, image_text
 from modalign.search.store import PointIn
 
 SOURCE_CHARS, SPLIT_CHARS = 64, 32
@@ -137,7 +138,9 @@ def write_batch(
     with session_scope(res.sessions) as session:
         _drop_images_embedded_meanwhile(session, target, good)
         kept = [w for w in good if w.content_hash not in left_out]
-        recorded = _record_assets(session, res.settings.paths, target, kept)
+        recorded = _record_assets(
+            session, res.settings.paths, target, kept, res.keywords.get()
+        )
         _record_near_duplicates(session, target, kept, originals, recorded)
         recorded.skipped = {
             h: skip_reason(originals[h], recorded.assets) for h in sorted(left_out)
@@ -262,7 +265,11 @@ def _count(
 
 
 def _record_assets(
-    session: Session, paths: PathsSettings, target: BatchTarget, works: Sequence[AssetWork]
+    session: Session,
+    paths: PathsSettings,
+    target: BatchTarget,
+    works: Sequence[AssetWork],
+    keywords: KeywordEncoder,
 ) -> Recorded:
     """Upsert assets, memberships and captions (a few statements for the whole batch); build the
     points of both collections, and the payloads of embedded assets whose labels changed."""
@@ -287,7 +294,8 @@ def _record_assets(
         session=session, asset_ids=[*written, *recorded.assets.values(), *members.changed]
     )
     for work in todo:
-        _add_points(recorded, work, payloads[recorded.assets[work.content_hash]], caption_rows)
+        payload = payloads[recorded.assets[work.content_hash]]
+        _add_points(recorded, work, payload, caption_rows, keywords)
     # labels reach the points already stored too (an embedded image that gained a dataset and a
     # caption has only the new caption's point written here); which are stale is read at step 2
     recorded.relabel = payloads
@@ -324,14 +332,19 @@ def _add_points(
     work: AssetWork,
     payload: ImagePayload,
     caption_rows: dict[int, list[repo.CaptionRow]],
+    keywords: KeywordEncoder,
 ) -> None:
+    """The image point (its keywords from every caption it has and its tags) and the caption
+    points (keywords from their text) of one asset."""
     positions = {row.text_hash: row.position for row in caption_rows.get(payload.asset_id, [])}
     if work.image_vector is not None:
         point_id = image_point_id(payload.content_hash)
-        recorded.images.append(PointIn(point_id, work.image_vector, payload))
+        sparse = keywords.document(image_text(work.embed_captions, payload.tags))
+        recorded.images.append(PointIn(point_id, work.image_vector, payload, sparse))
     for text, vector in zip(work.embed_captions, work.caption_vectors, strict=True):
         position = positions.get(repo.caption_hash(text), len(positions))
-        recorded.captions.append(_caption_point(payload, text, position, vector))
+        point = _caption_point(payload, text, position, vector)
+        recorded.captions.append(replace(point, sparse=keywords.document([text])))
 
 
 def _new_asset(paths: PathsSettings, target: BatchTarget, work: AssetWork) -> repo.NewAsset:

@@ -41,6 +41,7 @@ class QueryOptions(TypedDict, total=False):
     oversampling: float | None  # quantized collections: rescore limit x this many candidates
     hydrate: bool  # read each hit's asset from the catalog
     collapse_duplicates: bool  # image searches: one hit per near-duplicate group
+    mode: str | None  # text queries: vector, keyword or hybrid (None: the client's default)
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,7 @@ class Options:
     oversampling: float | None = None
     hydrate: bool = True
     collapse_duplicates: bool = False
+    mode: str | None = None
 
     @classmethod
     def of(cls, options: QueryOptions) -> Options:

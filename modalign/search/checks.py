@@ -11,9 +11,11 @@ import numpy as np
 
 from modalign.errors import InvalidInputError
 from modalign.search.filters import Filter, check_filter
+from modalign.search.hybrid import check_fusion, check_mode
 from modalign.search.naming import Kind
 from modalign.search.quantization import check_oversampling
 from modalign.search.schema import CaptionPayload, ImagePayload, Payload, fields_of
+from modalign.search.sparse import SparseVector
 from modalign.search.store import PointIn, QueryParams
 
 MAX_LIMIT = 1000
@@ -87,7 +89,37 @@ def query_params(params: QueryParams) -> QueryParams:
     if params.hnsw_ef is not None and params.hnsw_ef < 1:
         raise InvalidInputError(f"ef must be >= 1, got {params.hnsw_ef}")
     check_oversampling(params.oversampling)
+    check_mode(params.mode)
+    check_fusion(params.prefetch, params.keyword_weight)
     return params
+
+
+def query_vectors(
+    params: QueryParams,
+    vector: np.ndarray | Sequence[float] | None,
+    sparse: SparseVector | None,
+    dim: int,
+) -> tuple[list[float] | None, SparseVector | None]:
+    """The dense and keyword query of a checked mode: each where the mode uses it, refused where
+    the mode needs it and it is missing (or, for keywords, empty)."""
+    mode = check_mode(params.mode)
+    dense = None
+    if mode != "keyword":
+        if vector is None:
+            raise InvalidInputError(f"a {mode} query needs a vector")
+        dense = vector_list(vector, dim)
+    if mode == "vector":
+        return dense, None
+    if sparse is None or not sparse:
+        raise InvalidInputError(f"a {mode} query needs keywords (a non-empty sparse vector)")
+    return dense, sparse
+
+
+def sparse_points(
+    points: Sequence[PointIn], keywords: bool
+) -> list[SparseVector | None]:
+    """Each point's non-empty keyword vector where the collection has keyword vectors."""
+    return [p.sparse if keywords and p.sparse else None for p in points]
 
 
 def query_filter(kind: Kind, flt: Filter | None) -> Filter | None:

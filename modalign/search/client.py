@@ -6,8 +6,15 @@ model version: the client's ``version`` if given, else the encoder's ``version``
 encoded queries (its vectors live in that version's space), else the store's active version.
 Every search takes the store's query knobs (:class:`~modalign.search.store.QueryParams`): paging,
 ``score_threshold``, ``ef``, ``exact`` and, for quantized collections, ``oversampling`` (rescoring
-on the original vectors is always on here). Hits are hydrated with catalog metadata through an
-:class:`~modalign.search.hydrate.AssetLookup`: one lookup per call for all hits.
+on the original vectors is always on here). A text query also takes a ``mode``
+(:mod:`modalign.search.hybrid`): ``vector``, ``keyword`` (its words against the captions' and
+tags' keyword vectors, :mod:`modalign.search.sparse`) or ``hybrid`` (both lists fused by the
+engine). Left out, a text query takes the client's ``mode`` where the searched version has keyword
+vectors and ``vector`` where it has none (versions made before keyword search), and an image or
+vector query searches by vector only; a mode named explicitly is refused where it cannot apply. A
+hybrid query whose text has no keywords (only stopwords or punctuation) is a vector query. Hits
+are hydrated with catalog metadata through an :class:`~modalign.search.hydrate.AssetLookup`: one
+lookup per call for all hits.
 
 ``collapse_duplicates=True`` on an image search keeps one hit, the best-scoring, of each
 near-duplicate group (groups from a :class:`~modalign.search.hydrate.GroupLookup`, the catalog's
@@ -22,7 +29,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Protocol, TypeVar, Unpack
+from typing import Any, NamedTuple, Protocol, TypeVar, Unpack
 
 import numpy as np
 from PIL import Image
@@ -33,9 +40,11 @@ from modalign.images import decode_bytes, normalise
 from modalign.search.api import ImageInput, Options, QueryOptions, VectorInput
 from modalign.search.editing import CollectionEditor, DeleteOutcome, DeleteTarget, ListEdit
 from modalign.search.filters import Filter, Match, without
+from modalign.search.hybrid import DEFAULT_MODE, SearchMode, check_mode
 from modalign.search.hydrate import AssetLookup, GroupLookup
 from modalign.search.naming import Kind
 from modalign.search.results import AssetInfo, CaptionHit, ImageHit
+from modalign.search.sparse import LazyKeywords, SparseVector
 from modalign.search.store import Hit, VectorStore
 
 H = TypeVar("H", ImageHit, CaptionHit)
@@ -64,7 +73,11 @@ class SearchClient:
         version: str | None = None,
         editor: CollectionEditor | None = None,
         groups: GroupLookup | None = None,
+        mode: str = DEFAULT_MODE,
+        keywords: LazyKeywords | None = None,
     ) -> None:
+        """``mode``: the default of text queries (``store.search_mode``); ``keywords``: where
+        the keyword encoder of text queries comes from (loaded on first use)."""
         self._store = store
         self._encoder = encoder
         self._assets = assets
@@ -73,6 +86,8 @@ class SearchClient:
         if groups is None and isinstance(assets, GroupLookup):
             groups = assets
         self._groups = groups
+        self._mode = check_mode(mode)
+        self._keywords = keywords or LazyKeywords()
 
     def search_images(
         self,
@@ -85,8 +100,8 @@ class SearchClient:
         """Images nearest to a text, an image or a vector (exactly one of them); one per
         near-duplicate group with ``collapse_duplicates`` (see the module docstring)."""
         chosen = Options.of(options)
-        query, version = self._query_vector(text, image, vector)
-        hits = self._image_query(query, chosen.filter, chosen, version)
+        query = self._query(text, image, vector, chosen.mode)
+        hits = self._image_query(query, chosen.filter, chosen)
         return self._finish([_image_hit(h) for h in hits], chosen.hydrate)
 
     def search_captions(
@@ -101,9 +116,10 @@ class SearchClient:
         chosen = Options.of(options)
         if chosen.collapse_duplicates:
             raise InvalidInputError("collapse_duplicates applies to image searches, not captions")
-        query, version = self._query_vector(text, image, vector)
+        query = self._query(text, image, vector, chosen.mode)
         hits = self._store.query(
-            Kind.CAPTIONS, query, filter=chosen.filter, params=chosen.params(), version=version
+            Kind.CAPTIONS, query.dense, sparse=query.sparse, filter=chosen.filter,
+            params=replace(chosen.params(), mode=query.mode), version=query.version,
         )
         return self._finish([_caption_hit(h) for h in hits], chosen.hydrate)
 
@@ -111,10 +127,12 @@ class SearchClient:
         """Images nearest to an indexed asset's image, the asset itself left out; one per
         near-duplicate group with ``collapse_duplicates`` (see the module docstring)."""
         chosen = Options.of(options)
+        if chosen.mode not in (None, "vector"):
+            raise InvalidInputError(f"similar_images searches by vector; mode {chosen.mode!r}")
         version = self._store.resolve(self._version)
-        vector = self._stored_vector(asset_id, version)
+        query = _Query("vector", self._stored_vector(asset_id, version), version)
         combined = without(chosen.filter, Match(field="asset_id", value=asset_id))
-        hits = self._image_query(vector, combined, chosen, version)
+        hits = self._image_query(query, combined, chosen)
         return self._finish([_image_hit(h) for h in hits], chosen.hydrate)
 
     # -- editing the collection --------------------------------------------------------------
@@ -154,21 +172,21 @@ class SearchClient:
 
     # -- internals ---------------------------------------------------------------------------
 
-    def _image_query(
-        self, vector: VectorInput, filter: Filter | None, chosen: Options, version: str | None
-    ) -> list[Hit]:
-        params = chosen.params()
+    def _image_query(self, query: _Query, filter: Filter | None, chosen: Options) -> list[Hit]:
+        params = replace(chosen.params(), mode=query.mode)
         if not chosen.collapse_duplicates:
             return self._store.query(
-                Kind.IMAGES, vector, filter=filter, params=params, version=version
+                Kind.IMAGES, query.dense, sparse=query.sparse, filter=filter, params=params,
+                version=query.version,
             )
-        resolved = self._store.resolve(version)
+        resolved = self._store.resolve(query.version)
         wanted = params.offset + params.limit
         fetch = min(wanted * COLLAPSE_FETCH, COLLAPSE_MAX)
         while True:
             asked = replace(params, limit=fetch, offset=0)
             hits = self._store.query(
-                Kind.IMAGES, vector, filter=filter, params=asked, version=resolved
+                Kind.IMAGES, query.dense, sparse=query.sparse, filter=filter, params=asked,
+                version=resolved,
             )
             kept = self._one_per_group(hits, resolved)
             if len(kept) >= wanted or len(hits) < fetch or fetch >= COLLAPSE_MAX:
@@ -196,6 +214,45 @@ class SearchClient:
         if self._editor is None:
             raise InvalidInputError("this client edits nothing: pass editor= to SearchClient")
         return self._editor
+
+    def _query(
+        self,
+        text: str | None,
+        image: ImageInput | None,
+        vector: VectorInput | None,
+        mode: str | None,
+    ) -> _Query:
+        """The query's vectors in its mode (see the module docstring)."""
+        if sum(x is not None for x in (text, image, vector)) != 1:
+            raise InvalidInputError("give exactly one of text=, image= or vector=")
+        chosen = check_mode(mode) if mode is not None else self._default_mode(text)
+        if chosen == "vector":
+            return _Query("vector", *self._query_vector(text, image, vector))
+        if text is None:
+            raise InvalidInputError(
+                f"mode {chosen!r} searches by the words of a text query: give text= only "
+                "(image and vector queries search with mode 'vector')"
+            )
+        sparse = self._keywords.get().query(_check_text(text))
+        if not sparse and chosen == "hybrid":
+            return _Query("vector", *self._query_vector(text, None, None))
+        if not sparse:
+            raise InvalidInputError(
+                f"the query {text!r} has no keywords (only stopwords or punctuation)"
+            )
+        if chosen == "keyword":
+            return _Query("keyword", None, self._version or self._encoder_version(), sparse)
+        return _Query("hybrid", *self._query_vector(text, None, None), sparse)
+
+    def _default_mode(self, text: str | None) -> SearchMode:
+        """The client's mode for a text query on a version with keyword vectors, else vector."""
+        if text is None or self._mode == "vector":
+            return "vector"
+        version = self._version or self._encoder_version()
+        return self._mode if self._store.has_keywords(version) else "vector"
+
+    def _encoder_version(self) -> str | None:
+        return getattr(self._encoder, "version", None) if self._encoder is not None else None
 
     def _query_vector(
         self,
@@ -237,6 +294,15 @@ class SearchClient:
             return hits
         found = self._assets.assets(list(dict.fromkeys(h.asset_id for h in hits)))
         return [_with_asset(h, found) for h in hits]
+
+
+class _Query(NamedTuple):
+    """What a search sends the store: its mode, dense and keyword vectors, and version."""
+
+    mode: SearchMode
+    dense: VectorInput | None
+    version: str | None
+    sparse: SparseVector | None = None
 
 
 def _with_asset(hit: H, found: Mapping[int, AssetInfo]) -> H:

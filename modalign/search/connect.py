@@ -31,7 +31,9 @@ def open_search_client(settings: Settings, *, encoder: bool = True) -> Iterator[
 
             query_encoder = load_dual_encoder(settings)
         lookup = CatalogLookup(make_session_factory(engine))
-        yield SearchClient(store, encoder=query_encoder, assets=lookup)
+        yield SearchClient(
+            store, encoder=query_encoder, assets=lookup, mode=settings.store.search_mode
+        )
     finally:
         store.close()
         engine.dispose()

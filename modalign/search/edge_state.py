@@ -1,9 +1,10 @@
 """On-disk state of an edge store: its versions, the active one, and the directory lock.
 
-``state.json`` holds every version's vector sizes and quantization (a version recorded before
-quantization existed has none) and the active version. It is replaced whole with
-``os.replace`` after an fsync, so a crash leaves either the old or the new state, never a mix; the
-active version is one value, so the images and captions "aliases" can only move together.
+``state.json`` holds every version's vector sizes, quantization and whether its collections
+have keyword vectors (a version recorded before either existed has neither) and the active
+version. It is replaced whole with ``os.replace`` after an fsync, so a crash leaves either the
+old or the new state, never a mix; the active version is one value, so the images and captions
+"aliases" can only move together.
 """
 
 from __future__ import annotations
@@ -23,11 +24,12 @@ LOCK_FILE = ".lock"
 
 @dataclass(frozen=True)
 class VersionSpec:
-    """Vector sizes and quantization of one model version's collections."""
+    """Vector sizes, quantization and keyword vectors of one model version's collections."""
 
     image_dim: int
     caption_dim: int
     quantization: str = "none"
+    keywords: bool = False  # a version recorded before keyword vectors existed has none
 
 
 @dataclass(frozen=True)

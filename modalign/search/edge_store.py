@@ -37,6 +37,10 @@ qdrant-edge's constraints, and how this backend handles them:
   the quantized ones pinned in RAM; the quantized copy is built with the HNSW graph by
   :meth:`EdgeStore.optimize` (fresh points, in the plain segment, are scored exactly). An exact
   query ignores the quantization.
+- **Keyword vectors** (:mod:`modalign.search.hybrid`): a new version's shards get a sparse vector
+  ``keywords`` with ``Modifier.Idf`` beside the unnamed dense one (``keywords: true`` in
+  ``state.json``); keyword and hybrid queries are one ``QueryRequest`` (prefetches fused by
+  ``Fusion.Rrf``). A version recorded without it keeps its dense-only shards.
 - **Aliases** do not exist in qdrant-edge: the active version is one value in ``state.json``
   (replaced atomically) and in memory; a query resolves it once, so it never mixes two versions.
 - **Snapshots**: qdrant-edge reads snapshots a Qdrant server made (``unpack_snapshot``,
@@ -75,11 +79,13 @@ from modalign.search.edge_state import (
     save_state,
 )
 from modalign.search.filters import Filter
+from modalign.search.hybrid import KEYWORDS, missing_keywords, prefetch_depth
 from modalign.search.naming import Kind, check_version, collection_name
 from modalign.search.pause import WritePause, pausable_write
 from modalign.search.quantization import QUANTILE, check_kind, check_unchanged
 from modalign.search.rwlock import RWLock
 from modalign.search.schema import FieldType, fields_of
+from modalign.search.sparse import SparseVector
 from modalign.search.store import (
     CollectionInfo,
     Hit,
@@ -157,7 +163,7 @@ class EdgeStore:
         """Create both collections of ``version`` (no-op if they exist with the same sizes and
         quantization; ConfigError if the settings ask for another quantization)."""
         check_version(version)
-        spec = VersionSpec(image_dim, caption_dim, self._settings.quantization)
+        spec = VersionSpec(image_dim, caption_dim, self._settings.quantization, keywords=True)
         with self._gate.write():
             self._check_open()
             known = self._state.versions.get(version)
@@ -166,7 +172,7 @@ class EdgeStore:
                 return
             self._check_space(f"creating the collections of {version}")
             for kind, dim in ((Kind.IMAGES, image_dim), (Kind.CAPTIONS, caption_dim)):
-                self._create_shard(self._name(version, kind), kind, dim, spec.quantization)
+                self._create_shard(self._name(version, kind), kind, dim, spec)
             self._update_state(lambda state: state.with_version(version, spec))
         log.info(
             "created collections of version %s (dims %d/%d, quantization %s)",
@@ -220,10 +226,15 @@ class EdgeStore:
         """Insert or replace points; durable (WAL + flush) when this returns."""
         if not points:
             return
-        with self._using(kind, version) as (shard, dim):
+        with self._gate.read():
+            shard, dim, spec = self._target(kind, version)
             self._check_space(f"upserting {len(points)} {kind.value} points")
             rows = checks.points_in(kind, points, dim)
-            batch = [qe.Point(pid, vec, payload) for pid, vec, payload in rows]
+            sparse = checks.sparse_points(points, spec.keywords)
+            batch = [
+                qe.Point(pid, _vectors(vec, keywords), payload)
+                for (pid, vec, payload), keywords in zip(rows, sparse, strict=True)
+            ]
             with self._flushed(shard):
                 fault_point("store.upsert")
                 self._call(shard.update, qe.UpdateOperation.upsert_points(batch))
@@ -328,19 +339,23 @@ class EdgeStore:
     def query(
         self,
         kind: Kind,
-        vector: np.ndarray | Sequence[float],
+        vector: np.ndarray | Sequence[float] | None,
         *,
+        sparse: SparseVector | None = None,
         filter: Filter | None = None,
         params: QueryParams = QueryParams(),
         version: str | None = None,
     ) -> list[Hit]:
-        """Nearest points by cosine similarity, best first."""
+        """Nearest points by cosine similarity (or keywords, or both fused), best first."""
         checks.query_params(params)
         flt = to_edge(checks.query_filter(kind, filter))
         self._gate.acquire_read()  # the hot path: no generator-based context manager
         try:
-            shard, dim, quantized = self._target(kind, version)
-            request = self._request(checks.vector_list(vector, dim), flt, params, quantized)
+            shard, dim, spec = self._target(kind, version)
+            dense, keywords = checks.query_vectors(params, vector, sparse, dim)
+            if keywords is not None and not spec.keywords:
+                raise missing_keywords(self._name(self.resolve(version), kind))
+            request = self._request(dense, keywords, flt, params, spec.quantization != "none")
             found = self._call(shard.query, request)
         finally:
             self._gate.release_read()
@@ -366,7 +381,12 @@ class EdgeStore:
             status="yellow" if unindexed_kb > self._indexing_threshold_kb else "green",
             payload_indexes={k: _type_name(v.data_type) for k, v in raw.payload_schema.items()},
             quantization=quantization,
+            keywords=self._spec(chosen).keywords,
         )
+
+    def has_keywords(self, version: str | None = None) -> bool:
+        """Whether the version (the active one if None) has keyword vectors."""
+        return self._spec(self.resolve(version)).keywords
 
     @pausable_write
     def optimize(self, *, version: str | None = None) -> None:
@@ -415,30 +435,70 @@ class EdgeStore:
             shard, dim, _ = self._target(kind, version)
             yield shard, dim
 
-    def _target(self, kind: Kind, version: str | None) -> tuple[qe.EdgeShard, int, bool]:
-        """Shard, vector size and whether it is quantized; call with the gate held for reading."""
+    def _target(self, kind: Kind, version: str | None) -> tuple[qe.EdgeShard, int, VersionSpec]:
+        """Shard, vector size and the version's spec; call with the gate held for reading."""
         self._check_open()
         chosen = self.resolve(version)
         spec = self._state.versions[chosen]
         dim = spec.image_dim if kind is Kind.IMAGES else spec.caption_dim
-        return self._shard(self._name(chosen, kind)), dim, spec.quantization != "none"
+        return self._shard(self._name(chosen, kind)), dim, spec
 
     def _request(
-        self, vector: list[float], flt: qe.Filter | None, params: QueryParams, quantized: bool
+        self,
+        dense: list[float] | None,
+        keywords: SparseVector | None,
+        flt: qe.Filter | None,
+        params: QueryParams,
+        quantized: bool,
     ) -> qe.QueryRequest:
-        search = qe.SearchParams(
-            hnsw_ef=params.hnsw_ef or self._settings.hnsw_ef,
-            exact=params.exact,
-            quantization=self._quantization_params(params) if quantized else None,
-        )
+        """One request: the dense or the keyword list, or both prefetched and fused."""
+        search: qe.SearchParams | None = self._search_params(params, quantized)
+        query: Any
+        prefetches: list[qe.Prefetch] | None = None
+        if keywords is None:
+            query = qe.Query.Nearest(dense or [])
+        elif dense is None:
+            query, search = qe.Query.Nearest(_edge_sparse(keywords), using=KEYWORDS), None
+        else:
+            prefetches = self._prefetches(dense, keywords, flt, params, quantized)
+            weight = params.keyword_weight or self._settings.keyword_weight
+            query = qe.Fusion.Rrf(k=self._settings.rrf_k, weights=[1.0, weight])
+            search = None
         return qe.QueryRequest(
             limit=params.limit,
             offset=params.offset,
-            query=qe.Query.Nearest(vector),
+            query=query,
+            prefetches=prefetches,
             filter=flt,
             score_threshold=params.score_threshold,
             params=search,
             with_payload=True,
+        )
+
+    def _prefetches(
+        self,
+        dense: list[float],
+        keywords: SparseVector,
+        flt: qe.Filter | None,
+        params: QueryParams,
+        quantized: bool,
+    ) -> list[qe.Prefetch]:
+        """The dense and the keyword list of a hybrid query, each filtered."""
+        search = self._search_params(params, quantized)
+        depth = prefetch_depth(
+            params.limit, params.offset, params.prefetch or self._settings.hybrid_prefetch
+        )
+        sparse_query = qe.Query.Nearest(_edge_sparse(keywords), using=KEYWORDS)
+        return [
+            qe.Prefetch(limit=depth, query=qe.Query.Nearest(dense), filter=flt, params=search),
+            qe.Prefetch(limit=depth, query=sparse_query, filter=flt),
+        ]
+
+    def _search_params(self, params: QueryParams, quantized: bool) -> qe.SearchParams:
+        return qe.SearchParams(
+            hnsw_ef=params.hnsw_ef or self._settings.hnsw_ef,
+            exact=params.exact,
+            quantization=self._quantization_params(params) if quantized else None,
         )
 
     def _quantization_params(self, params: QueryParams) -> qe.QuantizationSearchParams:
@@ -466,11 +526,12 @@ class EdgeStore:
             raise StoreError(message) from exc
         return shard
 
-    def _create_shard(self, name: str, kind: Kind, dim: int, quantization: str) -> None:
+    def _create_shard(self, name: str, kind: Kind, dim: int, spec: VersionSpec) -> None:
         path = self._shard_path(name)
         if path.exists():  # left by a create that crashed before saving the state
             shutil.rmtree(path)
-        shard = self._call(qe.EdgeShard.create, str(path), self._config(dim, quantization))
+        config = self._config(dim, spec.quantization, spec.keywords)
+        shard = self._call(qe.EdgeShard.create, str(path), config)
         for field, ftype in fields_of(kind).items():
             self._call(
                 shard.update, qe.UpdateOperation.create_field_index(field, _INDEX_TYPES[ftype])
@@ -478,7 +539,7 @@ class EdgeStore:
         self._call(shard.flush)
         self._shards[name] = shard
 
-    def _config(self, dim: int, quantization: str) -> qe.EdgeConfig:
+    def _config(self, dim: int, quantization: str, keywords: bool) -> qe.EdgeConfig:
         hnsw = qe.HnswIndexConfig(
             m=self._settings.hnsw_m,
             ef_construct=self._settings.hnsw_ef_construct,
@@ -486,8 +547,10 @@ class EdgeStore:
         )
         quantized = _quantization_config(quantization, self._settings.quantization_always_ram)
         originals = qe.Memory.Cold if quantized is not None else None  # None: the default, Cached
+        sparse = {KEYWORDS: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)}
         return qe.EdgeConfig(
             vectors=qe.EdgeVectorParams(size=dim, distance=qe.Distance.Cosine, memory=originals),
+            sparse_vectors=sparse if keywords else None,
             hnsw_config=hnsw,
             quantization_config=quantized,
             optimizers=qe.EdgeOptimizersConfig(indexing_threshold=self._indexing_threshold_kb),
@@ -575,6 +638,17 @@ class EdgeStore:
         if is_disk_full(exc):
             return disk_full_error(self._root, doing)
         return StoreError(f"qdrant-edge: {exc}")
+
+
+def _vectors(dense: list[float], keywords: SparseVector | None) -> Any:
+    """A point's vectors: the dense one alone, or named with its keyword vector."""
+    if keywords is None:
+        return dense
+    return {"": dense, KEYWORDS: _edge_sparse(keywords)}
+
+
+def _edge_sparse(vector: SparseVector) -> qe.SparseVector:
+    return qe.SparseVector(list(vector.indices), list(vector.values))
 
 
 def _quantization_config(

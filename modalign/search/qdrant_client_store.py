@@ -13,6 +13,11 @@
   although it ignores the quantization itself. A collection without that record (created before
   it) is read from its ``quantization_config``. Queries send ``oversampling`` / ``rescore``; an
   exact query ignores the quantization.
+- **Keyword vectors** (:mod:`modalign.search.hybrid`): a new collection gets the sparse vector
+  ``keywords`` (``SparseVectorParams(modifier=Modifier.IDF)``) beside the unnamed dense one, read
+  back from its config. Keyword and hybrid queries are one ``query_points`` call (two
+  ``Prefetch`` fused by ``RrfQuery``); local mode supports all of it (sparse vectors, the IDF
+  modifier, prefetch and weighted RRF), and computes it in Python like the rest.
 - **Local mode** (``QdrantClient(location=":memory:")`` or ``path=``) stands in for a server in
   tests. It is a brute-force pure-Python engine: payload indexes and search params have no effect
   there (and are not sent), and it is not thread-safe, so this class serialises calls to it with a
@@ -43,11 +48,13 @@ from modalign.filecopy import copy_tree
 from modalign.search import checks
 from modalign.search.edge_state import VersionSpec
 from modalign.search.filters import Filter
+from modalign.search.hybrid import KEYWORDS, missing_keywords, prefetch_depth
 from modalign.search.naming import Kind, alias_name, check_version, collection_name, version_of
 from modalign.search.pause import WritePause, pausable_write
 from modalign.search.qdrant_client_filters import to_client
 from modalign.search.quantization import QUANTILE, check_kind, check_unchanged
 from modalign.search.schema import FieldType, fields_of
+from modalign.search.sparse import SparseVector
 from modalign.search.store import (
     CollectionInfo,
     Hit,
@@ -169,7 +176,11 @@ class ClientStore:
             return
         name, dim = self._target(kind, version)
         rows = checks.points_in(kind, points, dim)
-        structs = [models.PointStruct(id=i, vector=v, payload=p) for i, v, p in rows]
+        sparse = checks.sparse_points(points, self.has_keywords(version))
+        structs = [
+            models.PointStruct(id=i, vector=_vectors(v, keywords), payload=p)
+            for (i, v, p), keywords in zip(rows, sparse, strict=True)
+        ]
         self._call(self._client.upsert, name, structs, wait=True)
 
     @pausable_write
@@ -275,26 +286,30 @@ class ClientStore:
     def query(
         self,
         kind: Kind,
-        vector: np.ndarray | Sequence[float],
+        vector: np.ndarray | Sequence[float] | None,
         *,
+        sparse: SparseVector | None = None,
         filter: Filter | None = None,
         params: QueryParams = QueryParams(),
         version: str | None = None,
     ) -> list[Hit]:
-        """Nearest points by cosine similarity, best first (through the alias if no version)."""
+        """Nearest points by cosine similarity (or keywords, or both fused), best first (through
+        the alias if no version)."""
         checks.query_params(params)
         flt = to_client(checks.query_filter(kind, filter))
         name, dim = self._target(kind, version)
+        dense, keywords = checks.query_vectors(params, vector, sparse, dim)
+        if keywords is not None and not self.has_keywords(version):
+            raise missing_keywords(self._name(self.resolve(version), kind))
         search = None if self._local else self._search_params(params)
         response = self._call(
             self._client.query_points,
             name,
-            query=checks.vector_list(vector, dim),
+            **self._scoring(dense, keywords, flt, params, search),
             query_filter=flt,
             limit=params.limit,
             offset=params.offset,
             score_threshold=params.score_threshold,
-            search_params=search,
             with_payload=True,
         )
         return [Hit(id=str(p.id), score=p.score, payload=p.payload or {}) for p in response.points]
@@ -317,6 +332,7 @@ class ClientStore:
             status="green" if raw.status == models.CollectionStatus.GREEN else "yellow",
             payload_indexes={k: str(v.data_type.value) for k, v in raw.payload_schema.items()},
             quantization=_quantization_of(raw),
+            keywords=_keywords_of(raw),
         )
 
     def optimize(self, *, version: str | None = None) -> None:
@@ -373,9 +389,46 @@ class ClientStore:
         if spec is None:
             image = self._call(self._client.get_collection, self._name(version, Kind.IMAGES))
             caption = self._call(self._client.get_collection, self._name(version, Kind.CAPTIONS))
-            spec = VersionSpec(_dim_of(image), _dim_of(caption), _quantization_of(image))
+            spec = VersionSpec(
+                _dim_of(image), _dim_of(caption), _quantization_of(image), _keywords_of(image)
+            )
             self._specs[version] = spec
         return spec
+
+    def has_keywords(self, version: str | None = None) -> bool:
+        """Whether the version (the active one if None) has keyword vectors."""
+        if version is not None:
+            return self._spec(version).keywords
+        known = list(self._specs.values())
+        if known and all(s.keywords for s in known) and not self._local:
+            return True  # every known version has them: no need to ask which is active
+        return self._spec(self.resolve(None)).keywords
+
+    def _scoring(
+        self,
+        dense: list[float] | None,
+        keywords: SparseVector | None,
+        flt: models.Filter | None,
+        params: QueryParams,
+        search: models.SearchParams | None,
+    ) -> dict[str, Any]:
+        """The query_points arguments that score: a dense or a keyword query, or both
+        prefetched (each filtered) and fused by reciprocal rank."""
+        if keywords is None:
+            return {"query": dense, "search_params": search}
+        sparse = _client_sparse(keywords)
+        if dense is None:
+            return {"query": sparse, "using": KEYWORDS}
+        depth = prefetch_depth(
+            params.limit, params.offset, params.prefetch or self._settings.hybrid_prefetch
+        )
+        weight = params.keyword_weight or self._settings.keyword_weight
+        prefetch = [
+            models.Prefetch(query=dense, filter=flt, limit=depth, params=search),
+            models.Prefetch(query=sparse, using=KEYWORDS, filter=flt, limit=depth),
+        ]
+        rrf = models.Rrf(k=self._settings.rrf_k, weights=[1.0, weight])
+        return {"prefetch": prefetch, "query": models.RrfQuery(rrf=rrf)}
 
     def _search_params(self, params: QueryParams) -> models.SearchParams:
         """A server's search params: beam width, exactness, oversampling and rescoring."""
@@ -410,10 +463,12 @@ class ClientStore:
         quantization = _quantization_config(self._settings)
         on_disk = True if quantization is not None else None  # originals on disk, for rescoring
         vectors = models.VectorParams(size=dim, distance=models.Distance.COSINE, on_disk=on_disk)
+        keywords = {KEYWORDS: models.SparseVectorParams(modifier=models.Modifier.IDF)}
         self._call(
             self._client.create_collection,
             name,
             vectors_config=vectors,
+            sparse_vectors_config=keywords,
             hnsw_config=hnsw,
             quantization_config=quantization,
             metadata={"quantization": self._settings.quantization},
@@ -463,6 +518,21 @@ def _dim_of(raw: models.CollectionInfo) -> int:
     if not isinstance(vectors, models.VectorParams):
         raise StoreError("collection does not hold one unnamed dense vector")
     return vectors.size
+
+
+def _keywords_of(raw: models.CollectionInfo) -> bool:
+    return KEYWORDS in (raw.config.params.sparse_vectors or {})
+
+
+def _vectors(dense: list[float], keywords: SparseVector | None) -> Any:
+    """A point's vectors: the dense one alone, or named with its keyword vector."""
+    if keywords is None:
+        return dense
+    return {"": dense, KEYWORDS: _client_sparse(keywords)}
+
+
+def _client_sparse(vector: SparseVector) -> models.SparseVector:
+    return models.SparseVector(indices=list(vector.indices), values=list(vector.values))
 
 
 def _quantization_config(

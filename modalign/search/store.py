@@ -19,7 +19,12 @@ Contract, whatever the backend:
   the same count (ids are content-derived, see :func:`~modalign.search.naming.image_point_id`).
 - ``query`` returns hits by descending cosine similarity; ``version=None`` means the active version,
   resolved once per call, so a concurrent ``set_active_version`` never mixes two versions in one
-  result.
+  result. ``params.mode`` (:mod:`modalign.search.hybrid`) ``keyword`` ranks by the ``sparse``
+  query instead, ``hybrid`` fuses the dense and the keyword list by reciprocal rank in the same
+  engine call (the filter applied to both); both need a version created with keyword vectors
+  (``info().keywords``), else InvalidInputError naming ``modalign reindex``.
+- A point's ``sparse`` vector is stored beside its dense one where the version has keyword
+  vectors, and left out where it has none.
 - ``set_active_version`` moves the images and captions aliases together, atomically for readers.
 - ``delete`` (by id) and ``delete_where`` (by filter) are durable when they return; unknown ids
   or a filter matching nothing are no-ops. ``set_payload`` applies payload updates in one
@@ -45,19 +50,22 @@ from typing import Any, Literal, NamedTuple, Protocol
 import numpy as np
 
 from modalign.search.filters import Filter
+from modalign.search.hybrid import KEYWORDS
 from modalign.search.naming import Kind
 from modalign.search.schema import ImagePayload, Payload
+from modalign.search.sparse import SparseVector
 
 Status = Literal["green", "yellow"]
 
 
 @dataclass(frozen=True)
 class PointIn:
-    """A point to write: content-derived id, vector and typed payload."""
+    """A point to write: content-derived id, vector, typed payload and keyword vector."""
 
     id: str
     vector: np.ndarray | Sequence[float]
     payload: Payload
+    sparse: SparseVector | None = None
 
 
 class Hit(NamedTuple):
@@ -79,17 +87,26 @@ class PayloadUpdate:
 
 @dataclass(frozen=True)
 class Record:
-    """A point read back by id (vector only when asked for)."""
+    """A point read back by id (vectors only when asked for: the dense one and, where the
+    point has one, its keyword vector)."""
 
     id: str
     payload: Mapping[str, Any]
     vector: np.ndarray | None = None
+    sparse: SparseVector | None = None
 
 
 def record_from(raw: Any) -> Record:
-    """A Record from a backend's point (any object with ``id``, ``payload`` and ``vector``)."""
-    vector = None if raw.vector is None else np.asarray(raw.vector, dtype=np.float32)
-    return Record(id=str(raw.id), payload=raw.payload or {}, vector=vector)
+    """A Record from a backend's point (any object with ``id``, ``payload`` and ``vector``: one
+    dense vector, or named vectors, the unnamed dense one and the keyword one)."""
+    named = raw.vector if isinstance(raw.vector, dict) else {"": raw.vector}
+    dense = named.get("")
+    vector = None if dense is None else np.asarray(dense, dtype=np.float32)
+    keywords = named.get(KEYWORDS)
+    sparse = None if keywords is None else SparseVector(
+        tuple(int(i) for i in keywords.indices), tuple(float(v) for v in keywords.values)
+    )
+    return Record(id=str(raw.id), payload=raw.payload or {}, vector=vector, sparse=sparse)
 
 
 def in_request_order(found: Sequence[Record], ids: Sequence[str]) -> list[Record]:
@@ -117,13 +134,17 @@ class CollectionInfo:
     status: Status
     payload_indexes: Mapping[str, str] = field(default_factory=dict)
     quantization: str = "none"
+    keywords: bool = False
 
 
 @dataclass(frozen=True)
 class QueryParams:
-    """Knobs of one vector query. ``oversampling`` (default ``store.oversampling``) and
+    """Knobs of one query. ``oversampling`` (default ``store.oversampling``) and
     ``rescore`` apply to quantized collections only: ``limit x oversampling`` candidates by their
-    quantized scores, rescored on the original vectors unless ``rescore`` is False."""
+    quantized scores, rescored on the original vectors unless ``rescore`` is False. ``mode``
+    (vector, keyword, hybrid: :mod:`modalign.search.hybrid`); a hybrid query fuses the best
+    ``prefetch`` (default ``store.hybrid_prefetch``) of each list, the keyword list weighing
+    ``keyword_weight`` (default ``store.keyword_weight``) against the dense list's 1."""
 
     limit: int = 10
     offset: int = 0
@@ -132,6 +153,9 @@ class QueryParams:
     exact: bool = False
     oversampling: float | None = None
     rescore: bool = True
+    mode: str = "vector"
+    prefetch: int | None = None
+    keyword_weight: float | None = None
 
 
 class VectorStore(Protocol):
@@ -195,8 +219,9 @@ class VectorStore(Protocol):
     def query(
         self,
         kind: Kind,
-        vector: np.ndarray | Sequence[float],
+        vector: np.ndarray | Sequence[float] | None,
         *,
+        sparse: SparseVector | None = None,
         filter: Filter | None = None,
         params: QueryParams = QueryParams(),
         version: str | None = None,
@@ -205,6 +230,8 @@ class VectorStore(Protocol):
     def resolve(self, version: str | None) -> str: ...
 
     def info(self, kind: Kind, *, version: str | None = None) -> CollectionInfo: ...
+
+    def has_keywords(self, version: str | None = None) -> bool: ...
 
     def optimize(self, *, version: str | None = None) -> None: ...
 

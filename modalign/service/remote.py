@@ -36,6 +36,7 @@ from modalign.errors import (
 from modalign.search.api import ImageInput, Options, QueryOptions, VectorInput
 from modalign.search.editing import DeleteOutcome, ListEdit
 from modalign.search.filters import Filter
+from modalign.search.hybrid import check_mode
 from modalign.search.results import AssetInfo, CaptionHit, CaptionInfo, ImageHit
 
 DEFAULT_TIMEOUT_S = 30.0
@@ -73,7 +74,8 @@ class RemoteSearchClient:
     ) -> list[ImageHit]:
         """Images nearest to a text, an image or a vector (exactly one of them); one per
         near-duplicate group with ``collapse_duplicates``."""
-        body = self._query("/v1/search/images", text, image, vector, _knobs(options))
+        knobs = _with_mode(_knobs(options), image is not None or vector is not None)
+        body = self._query("/v1/search/images", text, image, vector, knobs)
         return _IMAGE_HITS.validate_python(body["hits"])
 
     def search_captions(
@@ -85,13 +87,15 @@ class RemoteSearchClient:
         **options: Unpack[QueryOptions],
     ) -> list[CaptionHit]:
         """Captions nearest to an image, a text or a vector (exactly one of them)."""
-        body = self._query("/v1/search/captions", text, image, vector, _knobs(options))
+        knobs = _with_mode(_knobs(options), image is not None or vector is not None)
+        body = self._query("/v1/search/captions", text, image, vector, knobs)
         return _CAPTION_HITS.validate_python(body["hits"])
 
     def similar_images(self, asset_id: int, **options: Unpack[QueryOptions]) -> list[ImageHit]:
         """Images nearest to an indexed asset's image, the asset itself left out; one per
         near-duplicate group with ``collapse_duplicates``."""
-        body = self._post("/v1/search/similar", json={"asset_id": asset_id, **_knobs(options)})
+        knobs = _with_mode(_knobs(options), by_vector=True)
+        body = self._post("/v1/search/similar", json={"asset_id": asset_id, **knobs})
         return _IMAGE_HITS.validate_python(body["hits"])
 
     def delete_assets(
@@ -209,6 +213,20 @@ def _knobs(options: QueryOptions) -> dict[str, Any]:
     chosen = Options.of(options)
     knobs = {field.name: getattr(chosen, field.name) for field in fields(chosen)}
     knobs["filter"] = chosen.filter.model_dump(mode="json") if chosen.filter else None
+    return knobs
+
+
+def _with_mode(knobs: dict[str, Any], by_vector: bool) -> dict[str, Any]:
+    """The knobs with the query's ``mode`` checked: sent for a text query when given; an image,
+    vector or similar query searches by vector only (refused locally for another mode)."""
+    mode = knobs.pop("mode")
+    if mode is None:
+        return knobs
+    checked = check_mode(mode)
+    if not by_vector:
+        return {**knobs, "mode": checked}
+    if checked != "vector":
+        raise InvalidInputError(f"mode {checked!r} searches by the words of a text query")
     return knobs
 
 

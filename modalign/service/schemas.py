@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -72,6 +72,12 @@ class QueryBody(QueryKnobs):
     vector: list[Annotated[float, Field(allow_inf_nan=False)]] | None = Field(
         None, min_length=1, max_length=MAX_VECTOR_DIM,
         description="A query vector in the model's embedding space (instead of text).",
+    )
+    mode: Literal["vector", "keyword", "hybrid"] | None = Field(
+        None,
+        description="Text queries: vector (embeddings), keyword (the words of captions and "
+        "tags) or hybrid (both lists fused by reciprocal rank); default: the service's "
+        "store.search_mode. Vector queries search with mode vector only.",
     )
 
     model_config = ConfigDict(

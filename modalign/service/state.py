@@ -17,6 +17,7 @@ from modalign.catalog.db import make_engine, make_session_factory
 from modalign.config import Settings
 from modalign.ingest.editor import CatalogEditor
 from modalign.ingest.owners import Role
+from modalign.search.sparse import LazyKeywords
 from modalign.search.store import VectorStore
 from modalign.service.background_jobs import BackgroundJobs, api_resources, make_dispatcher
 from modalign.service.batching import TextBatcher
@@ -43,6 +44,7 @@ class ServiceState:
     editor: CatalogEditor | None = None  # asset edits, run in the request's thread
     checks: CheckMonitor | None = None
     backing_up: threading.Lock = field(default_factory=threading.Lock)  # one backup at a time
+    keywords: LazyKeywords = field(default_factory=LazyKeywords)  # of keyword/hybrid queries
 
     def close(self) -> None:
         """Stop the job thread between batches, then close the broker probe, store, engine."""

@@ -7,11 +7,13 @@ the engine query run in the threadpool, never on the event loop.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal, TypeVar
 
+import numpy as np
 from fastapi import APIRouter, Request
 from fastapi.exceptions import RequestValidationError
+from PIL import Image
 from pydantic import BaseModel, ValidationError
 from pydantic_core import from_json
 from starlette.concurrency import run_in_threadpool
@@ -98,10 +100,13 @@ async def _search(request: Request, state: ServiceState, target: Target) -> list
         body = _json_body(QueryBody, await read_capped_body(request, MAX_JSON_BYTES))
         knobs = _knobs_for(target, body)
         query = {"text": body.text} if body.text is not None else {"vector": body.vector}
+        if body.mode is not None:
+            knobs["mode"] = body.mode
     else:
         raise ProblemError(415, "send application/json (text or vector) or multipart/form-data")
     if "text" in query:
-        return await _search_text(state, target, query["text"], knobs)
+        mode = knobs.pop("mode", None) or state.settings.store.search_mode
+        return await _search_text(state, target, query["text"], knobs, mode)
     client = client_for(state, needs_encoder="vector" not in query)
     method = client.search_images if target == "images" else client.search_captions
     hits: list[ImageHit] | list[CaptionHit] = await run_in_threadpool(
@@ -111,19 +116,44 @@ async def _search(request: Request, state: ServiceState, target: Target) -> list
 
 
 async def _search_text(
-    state: ServiceState, target: Target, text: str, knobs: dict[str, Any]
+    state: ServiceState, target: Target, text: str, knobs: dict[str, Any], mode: str
 ) -> list[Any]:
     """Text queries go through the batcher (encoded together with concurrent ones), then the
-    vector is searched in the model version it was encoded with."""
+    vector is searched in the model version it was encoded with; a keyword query needs no
+    vector (it searches the loaded encoder's version), a hybrid one takes both."""
     if state.texts is None or state.encoder.current is None:
         raise ProblemError(503, "no model version is loaded: text and image queries are off")
-    vector, version = await run_in_threadpool(state.texts.encode, text)
-    client = SearchClient(state.store, assets=CatalogLookup(state.readers), version=version)
+    if mode == "keyword":
+        client = client_for(state, needs_encoder=False)
+        query: dict[str, Any] = {"text": text, "mode": mode}
+    else:
+        vector, version = await run_in_threadpool(state.texts.encode, text)
+        encoded = EncodedText(vector, version) if mode == "hybrid" else None
+        client = SearchClient(
+            state.store, encoder=encoded, assets=CatalogLookup(state.readers), version=version,
+            keywords=state.keywords,
+        )
+        query = {"text": text, "mode": mode} if mode == "hybrid" else {"vector": vector}
     method = client.search_images if target == "images" else client.search_captions
     hits: list[ImageHit] | list[CaptionHit] = await run_in_threadpool(
-        lambda: method(vector=vector, **knobs)
+        lambda: method(**query, **knobs)
     )
     return list(hits)
+
+
+class EncodedText:
+    """The query encoder of a text the batcher has already encoded (a hybrid query needs its
+    text for the keywords and its vector)."""
+
+    def __init__(self, vector: np.ndarray, version: str | None) -> None:
+        self._vector = vector
+        self.version = version
+
+    def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
+        return np.stack([self._vector for _ in texts])
+
+    def encode_images(self, images: Sequence[Image.Image]) -> np.ndarray:
+        raise InvalidInputError("this query was a text")
 
 
 def knobs_of(body: QueryKnobs) -> dict[str, Any]:
@@ -150,7 +180,8 @@ def client_for(state: ServiceState, *, needs_encoder: bool) -> SearchClient:
         raise ProblemError(503, "no model version is loaded: text and image queries are off")
     version = encoder.version if encoder is not None else None
     return SearchClient(
-        state.store, encoder=encoder, assets=CatalogLookup(state.readers), version=version
+        state.store, encoder=encoder, assets=CatalogLookup(state.readers), version=version,
+        mode=state.settings.store.search_mode, keywords=state.keywords,
     )
 
 
