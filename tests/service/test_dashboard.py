@@ -116,6 +116,16 @@ def test_progress_advances_without_a_reload_and_search_shows_thumbnails(
     page.wait_for_function(
         "document.querySelector('#results img').alt.includes('number 1005')", timeout=30_000
     )
+    page.fill("#search-text", "1003")  # typing drops the chosen image; keyword mode ranks by
+    assert page.input_value("#search-image") == ""  # the words of the captions
+    page.select_option("#search-mode", "keyword")
+    page.check("#search-collapse")
+    page.click("#search-button")
+    page.wait_for_function(
+        "document.querySelector('#results img').alt.includes('number 1003')"
+        " && document.querySelector('#search-status').textContent.includes('images in')",
+        timeout=30_000,
+    )
 
     http.post("/v1/check").raise_for_status()  # the page shows each collection's check state
     page.wait_for_function(

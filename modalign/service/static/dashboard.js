@@ -215,15 +215,20 @@ async function runSearch(event) {
   event.preventDefault();
   const text = $("#search-text").value.trim();
   const file = $("#search-image").files[0];
+  const mode = $("#search-mode").value;  // text queries only; "" leaves the server's default
+  const collapse = $("#search-collapse").checked;
   let request;
   if (file) {
     const form = new FormData();
     form.append("file", file);
     form.append("limit", "24");
+    form.append("collapse_duplicates", collapse ? "true" : "false");
     request = { method: "POST", body: form };
   } else if (text) {
+    const query = { text, limit: 24, collapse_duplicates: collapse };
+    if (mode) query.mode = mode;
     request = { method: "POST", headers: { "Content-Type": "application/json" },
-                body: JSON.stringify({ text, limit: 24 }) };
+                body: JSON.stringify(query) };
   } else {
     $("#search-status").textContent = "type a query or choose an image";
     return;
@@ -254,4 +259,5 @@ if (document.body.dataset.needsKey === "1") {
   else askForKey("an API key is needed");
 }
 $("#search-image").addEventListener("change", () => { if ($("#search-image").files[0]) $("#search-text").value = ""; });
+$("#search-text").addEventListener("input", () => { if ($("#search-text").value) $("#search-image").value = ""; });
 pollTimer = setTimeout(poll, POLL_MS);
