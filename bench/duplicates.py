@@ -48,6 +48,7 @@ from pathlib import Path
 from typing import Any
 
 from modalign.config import Settings
+from modalign.search.duplicates import connected
 
 ROOT = Path(__file__).resolve().parents[1]
 THRESHOLDS = "0.80,0.85,0.90,0.93,0.95,0.96,0.97,0.98,0.99"
@@ -193,20 +194,9 @@ def pairs_of(groups: Iterable[Sequence[str]]) -> set[frozenset[str]]:
 
 
 def components(edges: Iterable[tuple[str, str]]) -> list[list[str]]:
-    parent: dict[str, str] = {}
-
-    def root(a: str) -> str:
-        parent.setdefault(a, a)
-        while parent[a] != a:
-            parent[a] = parent[parent[a]]
-            a = parent[a]
-        return a
-
-    for a, b in edges:
-        parent[root(a)] = root(b)
     found: dict[str, list[str]] = {}
-    for node in list(parent):
-        found.setdefault(root(node), []).append(node)
+    for node, top in connected(edges).items():
+        found.setdefault(top, []).append(node)
     return list(found.values())
 
 

@@ -10,9 +10,9 @@ one drops pairs below it, which may split a group in two.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -20,6 +20,8 @@ from modalign.catalog import repo
 from modalign.catalog.db import session_scope
 from modalign.catalog.models import ModelVersion
 from modalign.errors import InvalidInputError, NotFoundError
+
+N = TypeVar("N", bound=Hashable)
 
 
 @dataclass(frozen=True)
@@ -96,24 +98,29 @@ def _version(session: Session, version: str | None) -> ModelVersion:
 
 def components(rows: Sequence[repo.NearDuplicateRow]) -> list[DuplicateGroup]:
     """The connected components of the pairs, largest first (then by smallest asset id)."""
-    parent: dict[int, int] = {}
+    root = connected([(row.asset_id, row.original_asset_id) for row in rows])
+    members: dict[int, list[int]] = {}
+    for asset, top in root.items():
+        members.setdefault(top, []).append(asset)
+    pairs: dict[int, list[DuplicatePair]] = {}
+    for row in rows:
+        pair = DuplicatePair(row.asset_id, row.original_asset_id, round(row.cosine, 6))
+        pairs.setdefault(root[row.asset_id], []).append(pair)
+    groups = [DuplicateGroup(tuple(sorted(ids)), tuple(pairs[r])) for r, ids in members.items()]
+    return sorted(groups, key=lambda g: (-len(g.asset_ids), g.asset_ids[0]))
 
-    def root(a: int) -> int:
+
+def connected(edges: Iterable[tuple[N, N]]) -> dict[N, N]:
+    """Each node of ``edges`` mapped to its component's representative (union-find)."""
+    parent: dict[N, N] = {}
+
+    def root(a: N) -> N:
         parent.setdefault(a, a)
         while parent[a] != a:
             parent[a] = parent[parent[a]]
             a = parent[a]
         return a
 
-    for row in rows:
-        low, high = sorted((root(row.asset_id), root(row.original_asset_id)))
-        parent[high] = low
-    members: dict[int, list[int]] = {}
-    for asset in parent:
-        members.setdefault(root(asset), []).append(asset)
-    pairs: dict[int, list[DuplicatePair]] = {}
-    for row in rows:
-        pair = DuplicatePair(row.asset_id, row.original_asset_id, round(row.cosine, 6))
-        pairs.setdefault(root(row.asset_id), []).append(pair)
-    groups = [DuplicateGroup(tuple(sorted(ids)), tuple(pairs[r])) for r, ids in members.items()]
-    return sorted(groups, key=lambda g: (-len(g.asset_ids), g.asset_ids[0]))
+    for a, b in edges:
+        parent[root(a)] = root(b)
+    return {node: root(node) for node in list(parent)}
