@@ -38,6 +38,8 @@ class SearchArgs:
     oversampling: float | None = None
     collapse: bool = False  # one hit per near-duplicate group
     mode: str | None = None
+    text_weight: float = 0.5  # a text with --image: its embedding's weight in the sum
+    group_by_asset: bool = False  # --captions: each image's best caption once
 
 
 def search(
@@ -76,6 +78,13 @@ def search(
         help="Text queries: vector, keyword (the words of captions and tags) or hybrid (both "
         "fused); default store.search_mode.",
     )] = None,
+    text_weight: Annotated[float, typer.Option(
+        min=0.0, max=1.0, help="A query text with --image (\"this picture, but red\"): the "
+        "text embedding's weight in their sum.",
+    )] = 0.5,
+    group_by_asset: Annotated[bool, typer.Option(
+        "--group-by-asset", help="With --captions: each image's best caption, once.",
+    )] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
     open_hit: Annotated[int | None, typer.Option(
         "--open", min=1, metavar="N",
@@ -86,7 +95,7 @@ def search(
     settings = settings_of(ctx)
     args = SearchArgs(
         query or None, image, like, captions, filters or [], limit, offset, threshold, ef, exact,
-        oversampling, collapse, mode,
+        oversampling, collapse, mode, text_weight, group_by_asset,
     )
     try:
         hits = run_search(settings, args)
@@ -107,9 +116,13 @@ def run_search(settings: Settings, args: SearchArgs) -> list[ImageHit] | list[Ca
     from modalign.search.hybrid import check_mode
     from modalign.search.schema import fields_of
 
-    given = sum(x is not None for x in (args.text, args.image, args.like))
-    if given != 1:
-        raise ModalignError("give a query text, --image PATH or --like ASSET_ID (exactly one)")
+    given = [x is not None for x in (args.text, args.image, args.like)]
+    if not any(given) or (given[2] and any(given[:2])):
+        raise ModalignError(
+            "give a query text, --image PATH (or both: a combined query) or --like ASSET_ID"
+        )
+    if args.group_by_asset and not args.captions:
+        raise ModalignError("--group-by-asset groups captions; use it with --captions")
     if args.like is not None and args.captions:
         raise ModalignError("--like searches images; it cannot be combined with --captions")
     if args.collapse and args.captions:
@@ -131,7 +144,7 @@ def _query(
         "filter": flt, "limit": args.limit, "offset": args.offset,
         "score_threshold": args.threshold, "ef": args.ef, "exact": args.exact,
         "oversampling": args.oversampling, "collapse_duplicates": args.collapse,
-        "mode": args.mode,
+        "mode": args.mode, "text_weight": args.text_weight, "group_by_asset": args.group_by_asset,
     }
     if args.like is not None:
         return client.similar_images(args.like, **options)

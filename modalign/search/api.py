@@ -42,6 +42,8 @@ class QueryOptions(TypedDict, total=False):
     hydrate: bool  # read each hit's asset from the catalog
     collapse_duplicates: bool  # image searches: one hit per near-duplicate group
     mode: str | None  # text queries: vector, keyword or hybrid (None: the client's default)
+    text_weight: float  # a text given with an image: its embedding's weight (the image's 1 - it)
+    group_by_asset: bool  # caption searches: each image's best caption, once
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,12 @@ class Options:
     hydrate: bool = True
     collapse_duplicates: bool = False
     mode: str | None = None
+    text_weight: float = 0.5
+    group_by_asset: bool = False
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.text_weight <= 1.0:  # False for NaN too
+            raise InvalidInputError(f"text_weight must be in [0, 1], got {self.text_weight}")
 
     @classmethod
     def of(cls, options: QueryOptions) -> Options:

@@ -12,7 +12,11 @@ tags' keyword vectors, :mod:`modalign.search.sparse`) or ``hybrid`` (both lists 
 engine). Left out, a text query takes the client's ``mode`` where the searched version has keyword
 vectors and ``vector`` where it has none (versions made before keyword search), and an image or
 vector query searches by vector only; a mode named explicitly is refused where it cannot apply. A
-hybrid query whose text has no keywords (only stopwords or punctuation) is a vector query. Hits
+hybrid query whose text has no keywords (only stopwords or punctuation) is a vector query. A
+text given together with an image is a *combined* query ("this picture, but red"): their unit
+embeddings summed with weights ``text_weight`` and ``1 - text_weight`` and normalised again (a
+hybrid one adds the text's keywords). ``group_by_asset=True`` on a caption search returns each
+image's best caption once, fetching more captions as ``collapse_duplicates`` does. Hits
 are hydrated with catalog metadata through an :class:`~modalign.search.hydrate.AssetLookup`: one
 lookup per call for all hits.
 
@@ -45,7 +49,7 @@ from modalign.search.hydrate import AssetLookup, GroupLookup
 from modalign.search.naming import Kind
 from modalign.search.results import AssetInfo, CaptionHit, ImageHit
 from modalign.search.sparse import LazyKeywords, SparseVector
-from modalign.search.store import Hit, VectorStore
+from modalign.search.store import Hit, QueryParams, VectorStore
 
 H = TypeVar("H", ImageHit, CaptionHit)
 COLLAPSE_FETCH = 3  # hits asked for per hit wanted, when collapsing near-duplicate groups
@@ -100,7 +104,7 @@ class SearchClient:
         """Images nearest to a text, an image or a vector (exactly one of them); one per
         near-duplicate group with ``collapse_duplicates`` (see the module docstring)."""
         chosen = Options.of(options)
-        query = self._query(text, image, vector, chosen.mode)
+        query = self._query(text, image, vector, chosen)
         hits = self._image_query(query, chosen.filter, chosen)
         return self._finish([_image_hit(h) for h in hits], chosen.hydrate)
 
@@ -116,11 +120,8 @@ class SearchClient:
         chosen = Options.of(options)
         if chosen.collapse_duplicates:
             raise InvalidInputError("collapse_duplicates applies to image searches, not captions")
-        query = self._query(text, image, vector, chosen.mode)
-        hits = self._store.query(
-            Kind.CAPTIONS, query.dense, sparse=query.sparse, filter=chosen.filter,
-            params=replace(chosen.params(), mode=query.mode), version=query.version,
-        )
+        query = self._query(text, image, vector, chosen)
+        hits = self._caption_query(query, chosen.filter, chosen)
         return self._finish([_caption_hit(h) for h in hits], chosen.hydrate)
 
     def similar_images(self, asset_id: int, **options: Unpack[QueryOptions]) -> list[ImageHit]:
@@ -174,41 +175,55 @@ class SearchClient:
 
     def _image_query(self, query: _Query, filter: Filter | None, chosen: Options) -> list[Hit]:
         params = replace(chosen.params(), mode=query.mode)
-        if not chosen.collapse_duplicates:
-            return self._store.query(
-                Kind.IMAGES, query.dense, sparse=query.sparse, filter=filter, params=params,
-                version=query.version,
-            )
+        if chosen.collapse_duplicates:
+            return self._distinct(Kind.IMAGES, query, filter, params, self._group_keys)
+        return self._store.query(
+            Kind.IMAGES, query.dense, sparse=query.sparse, filter=filter, params=params,
+            version=query.version,
+        )
+
+    def _caption_query(self, query: _Query, filter: Filter | None, chosen: Options) -> list[Hit]:
+        params = replace(chosen.params(), mode=query.mode)
+        if chosen.group_by_asset:
+            return self._distinct(Kind.CAPTIONS, query, filter, params, _asset_keys)
+        return self._store.query(
+            Kind.CAPTIONS, query.dense, sparse=query.sparse, filter=filter, params=params,
+            version=query.version,
+        )
+
+    def _distinct(
+        self,
+        kind: Kind,
+        query: _Query,
+        filter: Filter | None,
+        params: QueryParams,
+        keys: Callable[[list[Hit], str], list[int]],
+    ) -> list[Hit]:
+        """The best hit of each key (``keys`` names each hit's), paged: the store is asked for
+        ``COLLAPSE_FETCH`` times the hits wanted, then more while keys repeat."""
         resolved = self._store.resolve(query.version)
         wanted = params.offset + params.limit
         fetch = min(wanted * COLLAPSE_FETCH, COLLAPSE_MAX)
         while True:
             asked = replace(params, limit=fetch, offset=0)
             hits = self._store.query(
-                Kind.IMAGES, query.dense, sparse=query.sparse, filter=filter, params=asked,
+                kind, query.dense, sparse=query.sparse, filter=filter, params=asked,
                 version=resolved,
             )
-            kept = self._one_per_group(hits, resolved)
+            kept = _first_of_each(hits, keys(hits, resolved))
             if len(kept) >= wanted or len(hits) < fetch or fetch >= COLLAPSE_MAX:
                 return kept[params.offset : wanted]
             fetch = min(fetch * COLLAPSE_FETCH, COLLAPSE_MAX)
 
-    def _one_per_group(self, hits: list[Hit], version: str) -> list[Hit]:
-        """The best-scoring hit of each near-duplicate group (hits come best first)."""
+    def _group_keys(self, hits: list[Hit], version: str) -> list[int]:
+        """Each hit's near-duplicate group (its asset id when it is in none)."""
         if self._groups is None:
             raise InvalidInputError(
                 "collapsing near-duplicates needs the catalog: pass assets= or groups="
             )
-        ids = [int(h.payload.get("asset_id", -1)) for h in hits]
+        ids = _asset_keys(hits, version)
         groups = self._groups.groups(list(dict.fromkeys(ids)), version)
-        seen: set[int] = set()
-        kept: list[Hit] = []
-        for hit, asset_id in zip(hits, ids, strict=True):
-            key = groups.get(asset_id, asset_id)
-            if key not in seen:
-                seen.add(key)
-                kept.append(hit)
-        return kept
+        return [groups.get(asset_id, asset_id) for asset_id in ids]
 
     def _need_editor(self) -> CollectionEditor:
         if self._editor is None:
@@ -220,29 +235,34 @@ class SearchClient:
         text: str | None,
         image: ImageInput | None,
         vector: VectorInput | None,
-        mode: str | None,
+        chosen: Options,
     ) -> _Query:
         """The query's vectors in its mode (see the module docstring)."""
-        if sum(x is not None for x in (text, image, vector)) != 1:
-            raise InvalidInputError("give exactly one of text=, image= or vector=")
-        chosen = check_mode(mode) if mode is not None else self._default_mode(text)
-        if chosen == "vector":
-            return _Query("vector", *self._query_vector(text, image, vector))
-        if text is None:
+        given = [x is not None for x in (text, image, vector)]
+        if not any(given) or (given[2] and any(given[:2])):
             raise InvalidInputError(
-                f"mode {chosen!r} searches by the words of a text query: give text= only "
-                "(image and vector queries search with mode 'vector')"
+                "give text=, image= (or both: a combined query) or vector= (alone)"
+            )
+        mode = check_mode(chosen.mode) if chosen.mode is not None else self._default_mode(text)
+        if mode == "vector":
+            return _Query("vector", *self._query_vector(text, image, vector, chosen.text_weight))
+        if text is None or (mode == "keyword" and image is not None):
+            raise InvalidInputError(
+                f"mode {mode!r} searches by the words of a text query: give text="
+                + (" only" if mode == "keyword" else "")
+                + " (image and vector queries search with mode 'vector')"
             )
         sparse = self._keywords.get().query(_check_text(text))
-        if not sparse and chosen == "hybrid":
-            return _Query("vector", *self._query_vector(text, None, None))
+        if not sparse and mode == "hybrid":
+            return _Query("vector", *self._query_vector(text, image, None, chosen.text_weight))
         if not sparse:
             raise InvalidInputError(
                 f"the query {text!r} has no keywords (only stopwords or punctuation)"
             )
-        if chosen == "keyword":
+        if mode == "keyword":
             return _Query("keyword", None, self._version or self._encoder_version(), sparse)
-        return _Query("hybrid", *self._query_vector(text, None, None), sparse)
+        dense, version = self._query_vector(text, image, None, chosen.text_weight)
+        return _Query("hybrid", dense, version, sparse)
 
     def _default_mode(self, text: str | None) -> SearchMode:
         """The client's mode for a text query on a version with keyword vectors, else vector."""
@@ -259,18 +279,22 @@ class SearchClient:
         text: str | None,
         image: ImageInput | None,
         vector: VectorInput | None,
+        text_weight: float,
     ) -> tuple[VectorInput, str | None]:
-        given = [x for x in (text, image, vector) if x is not None]
-        if len(given) != 1:
-            raise InvalidInputError("give exactly one of text=, image= or vector=")
+        """The query's dense vector: given, encoded, or (text and image) their weighted sum."""
         if vector is not None:
             return vector, self._version
         encoder = self._need_encoder()
         version = self._version or getattr(encoder, "version", None)
+        rows = []
         if text is not None:
-            return _first_row(encoder.encode_texts, [_check_text(text)]), version
-        assert image is not None
-        return _first_row(encoder.encode_images, [_open_image(image)]), version
+            rows.append((text_weight, _first_row(encoder.encode_texts, [_check_text(text)])))
+        if image is not None:
+            pixels = _open_image(image)
+            rows.append((1.0 - text_weight, _first_row(encoder.encode_images, [pixels])))
+        if len(rows) == 1:
+            return rows[0][1], version
+        return _combined(rows), version
 
     def _need_encoder(self) -> QueryEncoder:
         if self._encoder is None:
@@ -303,6 +327,31 @@ class _Query(NamedTuple):
     dense: VectorInput | None
     version: str | None
     sparse: SparseVector | None = None
+
+
+def _combined(rows: list[tuple[float, np.ndarray]]) -> np.ndarray:
+    """The unit-length weighted sum of a text's and an image's embeddings."""
+    mixed = sum(weight * row.astype(np.float64) for weight, row in rows)
+    norm = float(np.linalg.norm(mixed))
+    if not np.isfinite(norm) or norm < 1e-9:
+        raise InvalidInputError("the text and image embeddings cancel out; change text_weight")
+    return np.asarray(mixed / norm, dtype=np.float32)
+
+
+def _asset_keys(hits: list[Hit], version: str) -> list[int]:
+    """Each hit's asset id (``version`` unused: the keys of ``SearchClient._distinct``)."""
+    return [int(h.payload.get("asset_id", -1)) for h in hits]
+
+
+def _first_of_each(hits: list[Hit], keys: list[int]) -> list[Hit]:
+    """The first (best-scoring) hit of each key, in order."""
+    seen: set[int] = set()
+    kept: list[Hit] = []
+    for hit, key in zip(hits, keys, strict=True):
+        if key not in seen:
+            seen.add(key)
+            kept.append(hit)
+    return kept
 
 
 def _with_asset(hit: H, found: Mapping[int, AssetInfo]) -> H:

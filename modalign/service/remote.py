@@ -74,7 +74,7 @@ class RemoteSearchClient:
     ) -> list[ImageHit]:
         """Images nearest to a text, an image or a vector (exactly one of them); one per
         near-duplicate group with ``collapse_duplicates``."""
-        knobs = _with_mode(_knobs(options), image is not None or vector is not None)
+        knobs = _with_mode(_knobs(options), by_vector=text is None)
         body = self._query("/v1/search/images", text, image, vector, knobs)
         return _IMAGE_HITS.validate_python(body["hits"])
 
@@ -87,7 +87,7 @@ class RemoteSearchClient:
         **options: Unpack[QueryOptions],
     ) -> list[CaptionHit]:
         """Captions nearest to an image, a text or a vector (exactly one of them)."""
-        knobs = _with_mode(_knobs(options), image is not None or vector is not None)
+        knobs = _with_mode(_knobs(options), by_vector=text is None)
         body = self._query("/v1/search/captions", text, image, vector, knobs)
         return _CAPTION_HITS.validate_python(body["hits"])
 
@@ -158,10 +158,14 @@ class RemoteSearchClient:
         vector: VectorInput | None,
         knobs: dict[str, Any],
     ) -> Any:
-        if sum(x is not None for x in (text, image, vector)) != 1:
-            raise InvalidInputError("give exactly one of text=, image= or vector=")
-        if image is not None:
-            form = {k: _form_value(v) for k, v in knobs.items() if v is not None}
+        given = [x is not None for x in (text, image, vector)]
+        if not any(given) or (given[2] and any(given[:2])):
+            raise InvalidInputError(
+                "give text=, image= (or both: a combined query) or vector= (alone)"
+            )
+        if image is not None:  # with a text too: a combined query, as form fields
+            fields = {**knobs, "text": text}
+            form = {k: _form_value(v) for k, v in fields.items() if v is not None}
             return self._post(path, files={"file": ("query", _image_bytes(image))}, data=form)
         if text is not None:
             return self._post(path, json={"text": text, **knobs})

@@ -61,6 +61,14 @@ class QueryKnobs(BaseModel):
     collapse_duplicates: bool = Field(
         False, description="Image searches: one hit, the best, per near-duplicate group."
     )
+    group_by_asset: bool = Field(
+        False, description="Caption searches: each image's best caption, once."
+    )
+    text_weight: float = Field(
+        0.5, ge=0.0, le=1.0,
+        description="A text sent with an uploaded image (a combined query): the weight of the "
+        "text's embedding in the sum (the image's is 1 minus it).",
+    )
 
 
 class QueryBody(QueryKnobs):
@@ -125,6 +133,15 @@ class UploadForm(BaseModel):
     oversampling: float | None = Field(None, ge=MIN_OVERSAMPLING, le=MAX_OVERSAMPLING)
     hydrate: bool = True
     collapse_duplicates: bool = False
+    group_by_asset: bool = False
+    text_weight: float = Field(0.5, ge=0.0, le=1.0)
+    text: str | None = Field(
+        None, min_length=1, max_length=MAX_TEXT_CHARS,
+        description="With the image, a combined query: \"this picture, but red\".",
+    )
+    mode: Literal["vector", "keyword", "hybrid"] | None = Field(
+        None, description="A combined query's mode (keyword needs a text alone)."
+    )
     filter: str | None = Field(None, description="The filter as a JSON string.")
 
 

@@ -128,7 +128,8 @@ def test_oversampling_out_of_range_is_one_clean_line(data_dir: tuple[Path, list[
         (["--like", "1", "-f", "width>=wide"], "not a number"),
         (["--like", "1", "-f", "created_at=2026"], "datetime fields"),
         (["--like", "999999"], "asset 999999 has no image"),
-        (["a red apple", "--like", "1"], "exactly one"),
+        (["a red apple", "--like", "1"], "or --like ASSET_ID"),
+        (["--like", "1", "--group-by-asset"], "use it with --captions"),
     ],
 )
 def test_errors_are_one_clean_line(

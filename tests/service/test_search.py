@@ -82,6 +82,36 @@ def test_an_uploaded_image_finds_itself_first(http: httpx.Client, live: LiveServ
     assert hits[0]["score"] == pytest.approx(1.0, abs=1e-4)
 
 
+def test_an_uploaded_image_with_a_text_is_a_combined_query(
+    http: httpx.Client, live: LiveServer
+) -> None:
+    first = http.post("/v1/search/images", json={"text": "x"}).json()["hits"][0]["asset"]
+    data = live.app.state.settings.paths.from_stored(first["uri"]).read_bytes()
+    upload = {"file": ("q.png", data, "image/png")}
+
+    def combined(weight: str) -> list[int]:
+        fields = {"text": "a blue square", "text_weight": weight, "mode": "vector", "limit": "5"}
+        response = http.post("/v1/search/images", files=upload, data=fields)
+        assert response.status_code == 200, response.text
+        return [hit["asset_id"] for hit in response.json()["hits"]]
+
+    by_text = http.post("/v1/search/images",
+                        json={"text": "a blue square", "mode": "vector", "limit": 5})
+    by_image = http.post("/v1/search/images", files=upload, data={"limit": "5"})
+    assert combined("1") == [hit["asset_id"] for hit in by_text.json()["hits"]]
+    assert combined("0") == [hit["asset_id"] for hit in by_image.json()["hits"]]
+    bad = http.post("/v1/search/images", files=upload, data={"text": "x", "text_weight": "2"})
+    assert bad.status_code == 422
+
+
+def test_captions_grouped_by_asset_name_each_image_once(http: httpx.Client) -> None:
+    body = {"text": "a blue square", "limit": 6, "group_by_asset": True}
+    hits = http.post("/v1/search/captions", json=body).json()["hits"]
+    assert len(hits) == 6 and len({hit["asset_id"] for hit in hits}) == 6
+    wrong = http.post("/v1/search/images", json={"text": "x", "group_by_asset": True})
+    assert wrong.status_code == 422 and "caption searches" in wrong.text
+
+
 def test_caption_search_by_image_and_text(http: httpx.Client) -> None:
     image = png(Image.new("RGB", (64, 64), "red"))
     by_image = http.post("/v1/search/captions", files={"file": ("q.png", image)})

@@ -27,6 +27,7 @@ from modalign.service.guard import GuardedRoute
 from modalign.service.limits import MAX_JSON_BYTES
 from modalign.service.problems import ProblemError, problem_responses
 from modalign.service.schemas import (
+    MAX_TEXT_CHARS,
     CaptionHits,
     ImageHits,
     QueryBody,
@@ -94,8 +95,14 @@ async def similar_images(request: Request, state: StateDep, paths: PathViewDep) 
 async def _search(request: Request, state: ServiceState, target: Target) -> list[Any]:
     if _content_type(request) == "multipart/form-data":
         upload = await read_upload(request, state.settings)
-        knobs = _knobs_for(target, _form_knobs(upload.fields))
+        fields = dict(upload.fields)
+        text, mode = fields.pop("text", None), fields.pop("mode", None)
+        knobs = _knobs_for(target, _form_knobs(fields))
         query: dict[str, Any] = {"image": upload.image}
+        if text is not None:  # a combined query: this picture, but these words
+            query["text"] = _form_text(text)
+        if mode is not None:
+            knobs["mode"] = mode
     elif _is_json(request):
         body = _json_body(QueryBody, await read_capped_body(request, MAX_JSON_BYTES))
         knobs = _knobs_for(target, body)
@@ -104,7 +111,7 @@ async def _search(request: Request, state: ServiceState, target: Target) -> list
             knobs["mode"] = body.mode
     else:
         raise ProblemError(415, "send application/json (text or vector) or multipart/form-data")
-    if "text" in query:
+    if "text" in query and "image" not in query:
         mode = knobs.pop("mode", None) or state.settings.store.search_mode
         return await _search_text(state, target, query["text"], knobs, mode)
     client = client_for(state, needs_encoder="vector" not in query)
@@ -162,11 +169,21 @@ def knobs_of(body: QueryKnobs) -> dict[str, Any]:
 
 
 def _knobs_for(target: Target, body: QueryKnobs) -> dict[str, Any]:
-    """The knobs of a search of ``target``: collapsing near-duplicates groups images only."""
+    """The knobs of a search of ``target``: collapsing near-duplicates groups images only,
+    grouping by asset captions only."""
     knobs = knobs_of(body)
     if target == "captions" and knobs.pop("collapse_duplicates"):
         raise ProblemError(422, "collapse_duplicates applies to image searches only")
+    if target == "images" and knobs.pop("group_by_asset"):
+        raise ProblemError(422, "group_by_asset applies to caption searches only")
     return knobs
+
+
+def _form_text(text: str) -> str:
+    """A combined query's text form field, within the JSON body's bounds."""
+    if not text.strip() or len(text) > MAX_TEXT_CHARS:
+        raise ProblemError(422, f"form field 'text' must hold 1 to {MAX_TEXT_CHARS} characters")
+    return text
 
 
 def client_for(state: ServiceState, *, needs_encoder: bool) -> SearchClient:
