@@ -103,7 +103,7 @@ class SearchClient:
     ) -> list[ImageHit]:
         """Images nearest to a text, an image or a vector (exactly one of them); one per
         near-duplicate group with ``collapse_duplicates`` (see the module docstring)."""
-        chosen = Options.of(options)
+        chosen = _image_options(options)
         query = self._query(text, image, vector, chosen)
         hits = self._image_query(query, chosen.filter, chosen)
         return self._finish([_image_hit(h) for h in hits], chosen.hydrate)
@@ -127,7 +127,7 @@ class SearchClient:
     def similar_images(self, asset_id: int, **options: Unpack[QueryOptions]) -> list[ImageHit]:
         """Images nearest to an indexed asset's image, the asset itself left out; one per
         near-duplicate group with ``collapse_duplicates`` (see the module docstring)."""
-        chosen = Options.of(options)
+        chosen = _image_options(options)
         if chosen.mode not in (None, "vector"):
             raise InvalidInputError(f"similar_images searches by vector; mode {chosen.mode!r}")
         version = self._store.resolve(self._version)
@@ -327,6 +327,14 @@ class _Query(NamedTuple):
     dense: VectorInput | None
     version: str | None
     sparse: SparseVector | None = None
+
+
+def _image_options(options: QueryOptions) -> Options:
+    """The options of an image search, where each image is one point: no grouping by asset."""
+    chosen = Options.of(options)
+    if chosen.group_by_asset:
+        raise InvalidInputError("group_by_asset applies to caption searches only")
+    return chosen
 
 
 def _combined(rows: list[tuple[float, np.ndarray]]) -> np.ndarray:

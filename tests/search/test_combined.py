@@ -114,3 +114,5 @@ def test_captions_grouped_by_asset_return_each_image_once(store: VectorStore) ->
     assert _ids(search(text="red", limit=3)) == [1, 1, 1]
     assert _ids(search(text="red", limit=3, group_by_asset=True)) == [1, 2, 3]
     assert _ids(search(text="red", limit=2, offset=1, group_by_asset=True)) == [2, 3]
+    with pytest.raises(InvalidInputError, match="caption searches only"):
+        client(store).search_images(text="red", group_by_asset=True)

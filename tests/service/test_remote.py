@@ -87,6 +87,8 @@ QUERIES: list[dict[str, Any]] = [
     {"text": "shape", "oversampling": 4.0},
     {"vector": [0.5] * TINY_DIM, "limit": 6},
     {"image": Image.new("RGB", (40, 40), "orange"), "limit": 5},
+    {"image": Image.new("RGB", (40, 40), "orange"), "text": "but round", "text_weight": 0.3,
+     "mode": "vector", "limit": 5},
     {"text": "a", "filter": Filter(must=[Match(field="dataset", value="shapes")])},
     {"text": "a", "filter": Filter(must=[Range(field="width", gte=96, lte=96)], must_not=[
         MatchAny(field="asset_id", values=[1, 2, 3])])},
