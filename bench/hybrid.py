@@ -15,7 +15,7 @@ there (embedded store, in-process). For each split the gallery is that split's i
 Hybrid's keyword weight is chosen on val (held-out), then reported on test. Prints a table, then
 one JSON object as the last line. Run with ``nice``; the machine is shared.
 
-    nice .venv/bin/python bench/hybrid.py --data-dir /tmp/hy-data
+    nice .venv/bin/python bench/hybrid.py --data-dir data
         [--manifest data/demo/manifest.jsonl] [--weights 0.25,0.5,1,2,4] [--latency 300]
 """
 
