@@ -42,7 +42,7 @@ for line in open('$DATA/demo/manifest.jsonl'):
         print('$DATA/demo/' + item['path']); break
 ")"
 echo "-- image -> text: $QUERY_IMAGE"
-$M search --image "$QUERY_IMAGE" --captions --limit 3
+$M search --image "$QUERY_IMAGE" --captions --group-by-asset --limit 2
 echo "-- filtered text -> image: 'a happy animal', only emoji"
 $M search "a happy animal" --filter source=emoji --limit 3
 

@@ -140,12 +140,15 @@ def _run_baseline(settings: Settings, manifest: Path, seconds: float, seed: int)
     directory = settings.paths.models_dir / BASELINE_DIR
     for split, result in outcome.evals.items():
         save_ranks(result, ranks_file(directory, split))
-    summary = {"epochs": outcome.epochs, "seconds": round(outcome.seconds, 1),
-               "metrics": {s: r.metrics() for s, r in outcome.evals.items()}}
+    metrics = {split: result.metrics() for split, result in outcome.evals.items()}
+    summary = {"epochs": outcome.epochs, "seconds": round(outcome.seconds, 1), "metrics": metrics}
     (directory / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    _metrics_table(list(outcome.evals.values()), console)
-    console.print(f"baseline: {outcome.epochs} epochs in {outcome.seconds:.0f} s -> {directory}",
-                  soft_wrap=True)
+    r10 = ", ".join(
+        f"{split} {m['text_to_image']['R@10']:.1f} / {m['image_to_text']['R@10']:.1f}"
+        for split, m in metrics.items()
+    )
+    console.print(f"baseline: {outcome.epochs} epochs in {outcome.seconds:.0f} s, R@10 t2i / i2t "
+                  f"{r10} -> {directory}", soft_wrap=True)
 
 
 def train(
@@ -278,7 +281,7 @@ def evaluate(
         typer.echo(json.dumps(evaluation.result.metrics()))
         return
     _metrics_table(results, console)
-    console.print(f"report: {report}\npage: {page}", soft_wrap=True)
+    console.print(f"report: {report} (and {page.name})", soft_wrap=True)
 
 
 def _version_dict(info: Any) -> dict[str, Any]:
