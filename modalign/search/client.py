@@ -42,6 +42,7 @@ from modalign.config import IngestSettings
 from modalign.errors import EncoderError, InvalidInputError, NotFoundError
 from modalign.images import decode_bytes, normalise
 from modalign.search.api import ImageInput, Options, QueryOptions, VectorInput
+from modalign.search.checks import MAX_LIMIT
 from modalign.search.editing import CollectionEditor, DeleteOutcome, DeleteTarget, ListEdit
 from modalign.search.filters import Filter, Match, without
 from modalign.search.hybrid import DEFAULT_MODE, SearchMode, check_mode
@@ -53,7 +54,7 @@ from modalign.search.store import Hit, QueryParams, VectorStore
 
 H = TypeVar("H", ImageHit, CaptionHit)
 COLLAPSE_FETCH = 3  # hits asked for per hit wanted, when collapsing near-duplicate groups
-COLLAPSE_MAX = 2_000  # the most hits one collapsed search asks the store for
+COLLAPSE_MAX = MAX_LIMIT  # the most hits one collapsed or grouped search asks the store for
 
 
 class QueryEncoder(Protocol):

@@ -30,22 +30,21 @@ def test_the_listing_names_the_active_version_and_its_groups(http: httpx.Client)
 
 def test_a_collapsed_search_has_one_hit_per_group(http: httpx.Client, live: LiveServer) -> None:
     groups = _group_of(http)
-    body = {"text": "a shape", "limit": INDEXED_IMAGES}
-    plain = http.post("/v1/search/images", json=body).json()["hits"]
-    collapsed = http.post(
-        "/v1/search/images", json={**body, "collapse_duplicates": True}
-    ).json()["hits"]
-    keys = [groups.get(h["asset_id"], h["asset_id"]) for h in collapsed]
-    assert len(keys) == len(set(keys)) == len({groups.get(h["asset_id"], h["asset_id"])
-                                                for h in plain})
-    assert len(plain) == INDEXED_IMAGES
+    plain = http.post("/v1/search/images", json={"text": "a shape", "limit": 100}).json()["hits"]
+    assert len(plain) >= INDEXED_IMAGES
+    firsts: dict[int, int] = {}  # group -> its best hit in the plain list
+    for hit in plain:
+        firsts.setdefault(groups.get(hit["asset_id"], hit["asset_id"]), hit["asset_id"])
+    assert len(firsts) >= 10
+    body = {"text": "a shape", "limit": 10, "collapse_duplicates": True}
+    collapsed = http.post("/v1/search/images", json=body).json()["hits"]
+    assert [h["asset_id"] for h in collapsed] == list(firsts.values())[:10]
     similar = http.post("/v1/search/similar", json={
         "asset_id": plain[0]["asset_id"], "limit": 5, "collapse_duplicates": True,
     }).json()["hits"]
     assert len({groups.get(h["asset_id"], h["asset_id"]) for h in similar}) == len(similar)
     with RemoteSearchClient(live.url) as remote:
-        again = remote.search_images(text="a shape", limit=INDEXED_IMAGES,
-                                     collapse_duplicates=True)
+        again = remote.search_images(text="a shape", limit=10, collapse_duplicates=True)
     assert [h.asset_id for h in again] == [h["asset_id"] for h in collapsed]
 
 
