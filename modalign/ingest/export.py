@@ -12,7 +12,6 @@ their reasons.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -21,9 +20,8 @@ from pathlib import Path, PurePosixPath
 from modalign.datasets.manifest import SPLITS, ManifestItem, Split, write_manifest
 from modalign.datasets.splits import SplitRatios, split_for
 from modalign.errors import InvalidInputError
+from modalign.filecopy import hash_file
 from modalign.ingest.sources import SourceItem, SourceLimits, SourceSpec, iter_source, source_root
-
-READ_CHUNK = 1 << 20
 
 
 @dataclass
@@ -86,7 +84,7 @@ def _manifest_items(
 
 
 def _manifest_item(entry: SourceItem, path: Path, context: _Context) -> ManifestItem:
-    digest = _file_sha256(path)
+    digest = hash_file(path).sha256
     group = entry.meta.get("group")
     given = entry.meta.get("split")
     split: Split = given if given in SPLITS else split_for(str(group or digest), context.ratios)
@@ -100,11 +98,3 @@ def _manifest_item(entry: SourceItem, path: Path, context: _Context) -> Manifest
         group=group if isinstance(group, str) else None,
         sha256=digest,
     )
-
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(READ_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
