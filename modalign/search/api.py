@@ -88,6 +88,15 @@ class Options:
 OPTION_NAMES = frozenset(field.name for field in fields(Options))
 
 
+def check_query(
+    text: str | None, image: ImageInput | None, vector: VectorInput | None
+) -> None:
+    """InvalidInputError unless the query is a text, an image, both, or a vector alone."""
+    given = [x is not None for x in (text, image, vector)]
+    if not any(given) or (given[2] and any(given[:2])):
+        raise InvalidInputError("give text=, image= (or both: a combined query) or vector= (alone)")
+
+
 class SearchApi(Protocol):
     """Search and edit an index: what both clients offer (see the module docstring)."""
 

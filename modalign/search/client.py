@@ -41,7 +41,7 @@ from PIL import Image
 from modalign.config import IngestSettings
 from modalign.errors import EncoderError, InvalidInputError, NotFoundError
 from modalign.images import decode_bytes, normalise
-from modalign.search.api import ImageInput, Options, QueryOptions, VectorInput
+from modalign.search.api import ImageInput, Options, QueryOptions, VectorInput, check_query
 from modalign.search.checks import MAX_LIMIT
 from modalign.search.editing import CollectionEditor, DeleteOutcome, DeleteTarget, ListEdit
 from modalign.search.filters import Filter, Match, without
@@ -239,11 +239,7 @@ class SearchClient:
         chosen: Options,
     ) -> _Query:
         """The query's vectors in its mode (see the module docstring)."""
-        given = [x is not None for x in (text, image, vector)]
-        if not any(given) or (given[2] and any(given[:2])):
-            raise InvalidInputError(
-                "give text=, image= (or both: a combined query) or vector= (alone)"
-            )
+        check_query(text, image, vector)
         mode = check_mode(chosen.mode) if chosen.mode is not None else self._default_mode(text)
         if mode == "vector":
             return _Query("vector", *self._query_vector(text, image, vector, chosen.text_weight))

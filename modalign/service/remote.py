@@ -33,7 +33,7 @@ from modalign.errors import (
     NotFoundError,
     TransientError,
 )
-from modalign.search.api import ImageInput, Options, QueryOptions, VectorInput
+from modalign.search.api import ImageInput, Options, QueryOptions, VectorInput, check_query
 from modalign.search.editing import DeleteOutcome, ListEdit
 from modalign.search.filters import Filter
 from modalign.search.hybrid import check_mode
@@ -158,11 +158,7 @@ class RemoteSearchClient:
         vector: VectorInput | None,
         knobs: dict[str, Any],
     ) -> Any:
-        given = [x is not None for x in (text, image, vector)]
-        if not any(given) or (given[2] and any(given[:2])):
-            raise InvalidInputError(
-                "give text=, image= (or both: a combined query) or vector= (alone)"
-            )
+        check_query(text, image, vector)
         if image is not None:  # with a text too: a combined query, as form fields
             fields = {**knobs, "text": text}
             form = {k: _form_value(v) for k, v in fields.items() if v is not None}
