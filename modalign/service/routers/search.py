@@ -112,8 +112,7 @@ async def _search(request: Request, state: ServiceState, target: Target) -> list
     else:
         raise ProblemError(415, "send application/json (text or vector) or multipart/form-data")
     if "text" in query and "image" not in query:
-        mode = knobs.pop("mode", None) or state.settings.store.search_mode
-        return await _search_text(state, target, query["text"], knobs, mode)
+        return await _search_text(state, target, query["text"], knobs)
     client = client_for(state, needs_encoder="vector" not in query)
     method = client.search_images if target == "images" else client.search_captions
     hits: list[ImageHit] | list[CaptionHit] = await run_in_threadpool(
@@ -123,34 +122,33 @@ async def _search(request: Request, state: ServiceState, target: Target) -> list
 
 
 async def _search_text(
-    state: ServiceState, target: Target, text: str, knobs: dict[str, Any], mode: str
+    state: ServiceState, target: Target, text: str, knobs: dict[str, Any]
 ) -> list[Any]:
-    """Text queries go through the batcher (encoded together with concurrent ones), then the
-    vector is searched in the model version it was encoded with; a keyword query needs no
-    vector (it searches the loaded encoder's version), a hybrid one takes both."""
+    """Text queries go through the batcher (encoded together with concurrent ones), then are
+    searched in the model version they were encoded with, the mode (given, or the settings'
+    default where the version has keyword vectors) chosen by SearchClient as in this process;
+    a keyword query needs no vector (it searches the loaded encoder's version)."""
     if state.texts is None or state.encoder.current is None:
         raise ProblemError(503, "no model version is loaded: text and image queries are off")
-    if mode == "keyword":
+    if knobs.get("mode") == "keyword":
         client = client_for(state, needs_encoder=False)
-        query: dict[str, Any] = {"text": text, "mode": mode}
     else:
         vector, version = await run_in_threadpool(state.texts.encode, text)
-        encoded = EncodedText(vector, version) if mode == "hybrid" else None
         client = SearchClient(
-            state.store, encoder=encoded, assets=CatalogLookup(state.readers), version=version,
-            keywords=state.keywords,
+            state.store, encoder=EncodedText(vector, version),
+            assets=CatalogLookup(state.readers), version=version,
+            mode=state.settings.store.search_mode, keywords=state.keywords,
         )
-        query = {"text": text, "mode": mode} if mode == "hybrid" else {"vector": vector}
     method = client.search_images if target == "images" else client.search_captions
     hits: list[ImageHit] | list[CaptionHit] = await run_in_threadpool(
-        lambda: method(**query, **knobs)
+        lambda: method(text=text, **knobs)
     )
     return list(hits)
 
 
 class EncodedText:
-    """The query encoder of a text the batcher has already encoded (a hybrid query needs its
-    text for the keywords and its vector)."""
+    """The query encoder of a text the batcher has already encoded (the client takes the text,
+    for its keywords, and this vector)."""
 
     def __init__(self, vector: np.ndarray, version: str | None) -> None:
         self._vector = vector
